@@ -1,0 +1,15 @@
+"""practice-sync's engine: hooks, plugins, settings, the store and durable events.
+
+Plugin authors need only::
+
+    from integration_core import hookimpl
+"""
+
+import pluggy
+
+from integration_core.hookspecs import PROJECT
+
+__all__ = ["PROJECT", "__version__", "hookimpl"]
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -1,0 +1,3 @@
+from integration_core.cli import main
+
+main()

@@ -1,0 +1,241 @@
+"""The ``practice-sync`` command line.
+
+``run`` is the embedded default (HTTP API, worker threads and scheduler in one process);
+``serve``, ``worker`` and ``scheduler`` run one part each, for a scaled-out deployment on
+PostgreSQL with Redis or RabbitMQ. Plugins add commands through ``register_cli_commands``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from integration_core.errors import ConfigError
+from integration_core.settings import Settings, load_settings
+
+__all__ = ["cli", "main"]
+
+
+class State:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    def runtime(self) -> Any:
+        from integration_core.logs import configure_logging
+        from integration_core.runtime import Runtime
+
+        configure_logging(self.settings.logging)
+        return Runtime(self.settings)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="PRACTICE_SYNC_CONFIG",
+    help="TOML config file (or PRACTICE_SYNC_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """practice-sync: booking platform ⇄ EHR ⇄ reminders ⇄ feedback ⇄ reviews."""
+    ctx.obj = State(config)
+
+
+@cli.command("check-config")
+@pass_state
+def check_config(state: State) -> None:
+    """Load and validate the configuration (and the plugins it names)."""
+    from integration_core.plugins import get_plugin_manager
+
+    settings = state.settings
+    get_plugin_manager(settings)
+    for slug, practice in settings.practices.items():
+        click.echo(
+            f"practice {slug}: {len(practice.locations)} location(s), "
+            f"{len(practice.providers)} provider(s), {len(practice.staff_tokens)} staff token(s)"
+        )
+    click.echo("configuration is valid")
+
+
+@cli.command("plugins")
+@pass_state
+def plugins_command(state: State) -> None:
+    """List the loaded plugins and the hooks each implements."""
+    from integration_core.plugins import get_plugin_manager, plugin_hooks
+
+    for name, hooks in plugin_hooks(get_plugin_manager(state.settings)).items():
+        click.echo(f"{name}: {', '.join(hooks) or '(no hooks)'}")
+
+
+@cli.command()
+@pass_state
+def migrate(state: State) -> None:
+    """Bring the database schema up to date."""
+    from integration_core.store.migrate import upgrade
+
+    runtime = state.runtime()
+    upgrade(runtime.db, runtime.pm)
+    click.echo("database is up to date")
+
+
+def _serve(runtime: Any) -> None:
+    import uvicorn
+
+    from integration_core.http.app import create_app
+
+    http = runtime.settings.http
+    uvicorn.run(
+        create_app(runtime), host=http.host, port=http.port, access_log=False, log_config=None
+    )
+
+
+@cli.command()
+@pass_state
+def run(state: State) -> None:
+    """HTTP API, worker threads and scheduler in one process (the embedded default)."""
+    from integration_core.store.migrate import upgrade
+
+    runtime = state.runtime()
+    upgrade(runtime.db, runtime.pm)
+    runtime.start_worker()
+    runtime.start_scheduler()
+    try:
+        _serve(runtime)
+    finally:
+        runtime.close()
+
+
+@cli.command()
+@pass_state
+def serve(state: State) -> None:
+    """Only the HTTP API (deliveries run in separate workers)."""
+    runtime = state.runtime()
+    try:
+        _serve(runtime)
+    finally:
+        runtime.close()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@cli.command()
+@pass_state
+def worker(state: State) -> None:
+    """Only delivery workers, consuming the configured broker."""
+    runtime = state.runtime()
+    runtime.start_worker()
+    click.echo(f"worker: {runtime.settings.broker.worker_threads} thread(s)", err=True)
+    try:
+        _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+@cli.command()
+@pass_state
+def scheduler(state: State) -> None:
+    """Only the scheduler: fire due timers and re-send stranded deliveries."""
+    runtime = state.runtime()
+    runtime.start_scheduler()
+    try:
+        _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+@cli.group("dead-letters")
+def dead_letters() -> None:
+    """Deliveries that failed for good."""
+
+
+@dead_letters.command("list")
+@click.option("--practice", help="Only this practice's.")
+@pass_state
+def dead_letters_list(state: State, practice: str | None) -> None:
+    runtime = state.runtime()
+    rows = runtime.runner.dead(practice)
+    if not rows:
+        click.echo("no dead deliveries")
+    for row in rows:
+        click.echo(
+            f"{row.id}  practice={row.practice_id} plugin={row.plugin} hook={row.hook} "
+            f"attempts={row.attempts} code={row.last_error_code} "
+            f"at={row.finished_at:%Y-%m-%dT%H:%M:%SZ}"
+        )
+
+
+@dead_letters.command("replay")
+@click.argument("delivery_id")
+@pass_state
+def dead_letters_replay(state: State, delivery_id: str) -> None:
+    """Give a dead delivery a fresh set of attempts."""
+    runtime = state.runtime()
+    if not runtime.runner.replay(delivery_id):
+        raise click.ClickException(f"{delivery_id} is not a dead delivery")
+    click.echo(f"{delivery_id} queued again")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Where the demo keeps its database.",
+)
+def demo(folder: Path) -> None:
+    """Run the end-to-end demo on the embedded default and print what happened."""
+    from integration_core.demo import run_demo
+
+    run_demo(folder, click.echo)
+
+
+def _add_plugin_commands() -> None:
+    """Let plugins add commands; a broken config is reported by the core commands instead."""
+    config = None
+    args = sys.argv[1:]
+    if "--config" in args and args.index("--config") + 1 < len(args):
+        config = args[args.index("--config") + 1]
+    try:
+        from integration_core.plugins import get_plugin_manager
+
+        pm = get_plugin_manager(load_settings(config or os.environ.get("PRACTICE_SYNC_CONFIG")))
+    except ConfigError:
+        return
+    pm.hook.register_cli_commands(cli=cli)
+
+
+def main() -> None:
+    _add_plugin_commands()
+    try:
+        cli.main(standalone_mode=False)
+    except ConfigError as exc:
+        click.echo(f"configuration error:\n{exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -1,0 +1,100 @@
+"""The exception tree that decides what happens to a failed delivery.
+
+::
+
+    PracticeSyncError
+    ├── ConfigError                 bad or missing configuration (names the key path)
+    ├── NotFound                    a record the caller asked for does not exist
+    └── DeliveryError               raised by hook implementations
+        ├── TransientError          retried with backoff until the retry limit
+        │   ├── ExternalUnavailable the other system is down or answered 5xx
+        │   ├── ExternalTimeout     no answer in time (the write may have happened)
+        │   └── RateLimited         the other system asked us to slow down
+        └── PermanentError          dead-lettered at once: retrying cannot help
+            ├── ExternalRejected    the other system refused the data (4xx)
+            └── MissingRecord       a record the event names is gone
+
+Any other exception escaping a hook is treated as transient (a bug fixed and redeployed
+should not lose work); it still dead-letters after the retry limit. Every error carries a
+stable ``code`` (snake_case, bounded set) and a message that must never contain PHI: both
+are stored on the delivery row and shown to staff.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DeliveryError",
+    "ExternalRejected",
+    "ExternalTimeout",
+    "ExternalUnavailable",
+    "MissingRecord",
+    "NotFound",
+    "PermanentError",
+    "PracticeSyncError",
+    "RateLimited",
+    "TransientError",
+    "error_code",
+]
+
+
+class PracticeSyncError(Exception):
+    """Base of every error this framework raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(PracticeSyncError):
+    """Configuration that cannot be used; the message names the full key path."""
+
+    code = "config_invalid"
+
+
+class NotFound(PracticeSyncError):
+    code = "not_found"
+
+
+class DeliveryError(PracticeSyncError):
+    """Raised by a hook implementation to say how its failure should be handled."""
+
+    code = "delivery_failed"
+
+
+class TransientError(DeliveryError):
+    code = "transient"
+
+
+class ExternalUnavailable(TransientError):
+    code = "external_unavailable"
+
+
+class ExternalTimeout(TransientError):
+    code = "external_timeout"
+
+
+class RateLimited(TransientError):
+    code = "rate_limited"
+
+
+class PermanentError(DeliveryError):
+    code = "permanent"
+
+
+class ExternalRejected(PermanentError):
+    code = "external_rejected"
+
+
+class MissingRecord(PermanentError):
+    code = "missing_record"
+
+
+def error_code(exc: BaseException) -> str:
+    """The stable code stored for ``exc``: its own for ours, ``unexpected_error`` otherwise."""
+    if isinstance(exc, PracticeSyncError):
+        return exc.code
+    return "unexpected_error"

@@ -1,0 +1,272 @@
+"""Every hook practice-sync calls, in one place.
+
+Implement them with ``from integration_core import hookimpl``. Hooks are always called with
+keyword arguments, and an implementation may accept fewer parameters than its spec, so specs
+can grow without breaking plugins.
+
+Calling rules:
+
+* ``on_*`` lifecycle hooks are **never** called for all plugins at once. Each event is stored
+  and fanned out as one *delivery* per implementing plugin, retried on its own, so one
+  plugin's failure cannot skip another's. Raise from :mod:`integration_core.errors` to say
+  whether a failure is transient (retried) or permanent (dead-lettered at once).
+* ``route_review`` stops at the first non-``None`` result.
+* ``register_*`` hooks run once at start-up, broadcast, with a registry to add to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+import pluggy
+
+if TYPE_CHECKING:
+    from integration_core.context import HookContext
+    from integration_core.events import (
+        AppointmentSyncedEvent,
+        CancelEvent,
+        CheckinEvent,
+        CheckoutEvent,
+        ConfirmEvent,
+        DeclineEvent,
+        DeliveryDeadEvent,
+        RequestEvent,
+        RequestSyncedEvent,
+        RequestSyncFailedEvent,
+        RescheduleEvent,
+        TimerEvent,
+    )
+    from integration_core.registries import Registry, RouteRegistry, TableRegistry
+    from integration_core.reviews import PublishedReview, ReviewToRoute
+    from integration_core.settings import Settings
+
+PROJECT = "practice_sync"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+# ---------------------------------------------------------------------------------------------
+# Booking requests and their EHR sync
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_request(event: RequestEvent, ctx: HookContext) -> None:
+    """A patient submitted a booking request (its appointment is ``requested``).
+
+    :param event: ids of the stored request and its appointment.
+    :param ctx: the delivery's context: its transaction, clock, settings, idempotency keys.
+
+    Broadcast, one delivery per implementing plugin. Called after the request, its
+    appointment and this event were committed together. Since 0.1.
+    """
+
+
+@hookspec
+def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
+    """The request is now a tentative appointment in the EHR.
+
+    :param event: the request, its appointment, and how the patient was matched.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_request_sync_failed(event: RequestSyncFailedEvent, ctx: HookContext) -> None:
+    """Writing the request to the EHR failed for good; staff must act.
+
+    :param event: the request, its appointment and the failure's reason code.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Appointment lifecycle (decided in the EHR, mirrored here)
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_confirm(event: ConfirmEvent, ctx: HookContext) -> None:
+    """Staff confirmed a tentative appointment; it is booked.
+
+    :param event: the appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_decline(event: DeclineEvent, ctx: HookContext) -> None:
+    """Staff declined a tentative appointment; it is cancelled.
+
+    :param event: the appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_cancel(event: CancelEvent, ctx: HookContext) -> None:
+    """A booked appointment was cancelled.
+
+    :param event: the appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_reschedule(event: RescheduleEvent, ctx: HookContext) -> None:
+    """An appointment moved to another time.
+
+    :param event: the appointment's id and its previous start (ISO 8601, UTC).
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_checkin(event: CheckinEvent, ctx: HookContext) -> None:
+    """The patient was checked in.
+
+    :param event: the appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_checkout(event: CheckoutEvent, ctx: HookContext) -> None:
+    """The visit is over (checked out); the feedback workflow starts here.
+
+    :param event: the appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_appointment_synced(event: AppointmentSyncedEvent, ctx: HookContext) -> None:
+    """An appointment made or changed in the EHR (any origin) was mirrored locally.
+
+    :param event: the local appointment's id.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine's own events
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def on_delivery_dead(event: DeliveryDeadEvent, ctx: HookContext) -> None:
+    """A delivery failed permanently or ran out of retries.
+
+    :param event: the failed event's id and kind, the plugin, and the reason code.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin; a dead ``on_delivery_dead`` delivery
+    raises no further event. Since 0.1.
+    """
+
+
+@hookspec
+def on_timer(event: TimerEvent, ctx: HookContext) -> None:
+    """A durable timer this plugin set (``ctx.schedule``) came due.
+
+    :param event: the timer's id, kind, key and the ids it carries.
+    :param ctx: the delivery's context.
+
+    Delivered only to the plugin that owns the timer, once. Since 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Reviews
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def route_review(
+    review: ReviewToRoute, destination: str, ctx: HookContext
+) -> PublishedReview | None:
+    """Publish ``review`` at ``destination`` (``google``, ``vitals``, ``healthgrades``, …).
+
+    :param review: the public review as the patient agreed to publish it.
+    :param destination: the destination's configured name.
+    :param ctx: the context of the delivery doing the routing (use its idempotency key).
+    :returns: where the review now lives, or ``None`` if this plugin does not serve
+        ``destination``.
+
+    First result wins. Since 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Start-up registration
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_ehr_adapters(registry: Registry[Any], settings: Settings) -> None:
+    """Add EHR adapter factories by name (a practice's ``ehr_adapter`` picks one).
+
+    :param registry: call ``registry.add(name, factory)``.
+    :param settings: the loaded settings.
+
+    Broadcast, once at start-up. Since 0.1.
+    """
+
+
+@hookspec
+def register_channels(registry: Registry[Any], settings: Settings) -> None:
+    """Add notification channel factories by name (``email``, ``sms``, ``file``, …).
+
+    :param registry: call ``registry.add(name, factory)``.
+    :param settings: the loaded settings.
+
+    Broadcast, once at start-up. Since 0.1.
+    """
+
+
+@hookspec
+def register_routes(routes: RouteRegistry, settings: Settings) -> None:
+    """Add FastAPI routers to the HTTP app.
+
+    :param routes: call ``routes.add(router)``.
+    :param settings: the loaded settings.
+
+    Broadcast, once when the app is built. Since 0.1.
+    """
+
+
+@hookspec
+def register_cli_commands(cli: click.Group) -> None:
+    """Add commands to the ``practice-sync`` command line.
+
+    :param cli: the root ``click`` group; call ``cli.add_command(...)``.
+
+    Broadcast, once when the command line starts. Since 0.1.
+    """
+
+
+@hookspec
+def register_tables(tables: TableRegistry) -> None:
+    """Add the Alembic version folder holding this plugin's migrations.
+
+    :param tables: call ``tables.add_versions(folder)``.
+
+    Broadcast, once before migrating. Since 0.1.
+    """

@@ -1,0 +1,1 @@
+"""The HTTP layer: app factory, one error shape, staff tokens, webhooks, rate limits."""

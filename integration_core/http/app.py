@@ -1,0 +1,69 @@
+"""The FastAPI app factory: core routes, plugin routers, one error shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import text
+
+import integration_core
+from integration_core.http import operations
+from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
+from integration_core.http.security import PublicRateLimiter
+from integration_core.registries import RouteRegistry
+
+if TYPE_CHECKING:
+    from fastapi.responses import JSONResponse
+
+    from integration_core.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: bool
+    broker: bool
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="practice-sync",
+        version=integration_core.__version__,
+        responses={"default": {"model": ErrorBody}},
+    )
+    app.state.runtime = runtime
+    app.state.rate_limiter = PublicRateLimiter(runtime.settings.rate_limits)
+    install_error_handlers(app)
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    def healthz() -> Health:
+        """The process is up."""
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Readiness, tags=["ops"])
+    def readyz() -> Readiness | JSONResponse:
+        """The database and the broker answer."""
+        try:
+            with runtime.db.read() as session:
+                session.execute(text("SELECT 1"))
+            database = True
+        except Exception:
+            database = False
+        broker = runtime.dramatiq.ping()
+        if not (database and broker):
+            return error_response(503, "not_ready", f"database={database} broker={broker}")
+        return Readiness(status="ready", database=database, broker=broker)
+
+    app.include_router(operations.router)
+    routes = RouteRegistry()
+    runtime.pm.hook.register_routes(routes=routes, settings=runtime.settings)
+    for router in routes.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,102 @@
+"""Structured logging that keeps patient data out.
+
+Two layers: our own log calls carry ids only (``extra={"delivery_id": …}``), and a filter on
+the handler scrubs anything that still looks like an email address or a phone number before a
+record is written. Libraries are set so they cannot leak either: httpx/httpcore log URLs at
+INFO (quieted to WARNING), uvicorn's access log prints query strings (off), and SQLAlchemy
+never echoes parameters (the engine is built with ``echo=False, hide_parameters=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from integration_core.settings import LoggingSettings
+
+__all__ = ["JsonFormatter", "PhiScrubber", "configure_logging", "scrub"]
+
+_STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{8,}\d(?![\w-])")
+QUIET_LIBRARIES = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "uvicorn.access": logging.CRITICAL + 1,
+    "sqlalchemy.engine": logging.WARNING,
+    "sqlalchemy.pool": logging.WARNING,
+    "dramatiq": logging.WARNING,
+    "pika": logging.WARNING,
+    "aiosmtpd": logging.WARNING,
+    "mail.log": logging.WARNING,
+}
+
+
+def scrub(text: str) -> str:
+    """``text`` with email addresses and phone numbers replaced by placeholders."""
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+
+
+class PhiScrubber(logging.Filter):
+    """Render the message once and scrub it; extras are scrubbed when they are strings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRS and isinstance(value, str):
+                setattr(record, key, scrub(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+        return json.dumps(entry, default=str)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``time level logger: message key=value …`` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = " ".join(
+            f"{key}={value}" for key, value in vars(record).items() if key not in _STANDARD_ATTRS
+        )
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        line = f"{stamp} {record.levelname.lower():7} {record.name}: {record.getMessage()}"
+        return f"{line} {extras}".rstrip()
+
+
+def configure_logging(settings: LoggingSettings, stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else ConsoleFormatter())
+    handler.addFilter(PhiScrubber())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "practice_sync", False):
+            root.removeHandler(existing)
+    handler.practice_sync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(settings.level)
+    for name, level in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(level)

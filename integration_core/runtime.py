@@ -1,0 +1,105 @@
+"""The assembled engine: settings, plugins, store, outbox, delivery runner, broker, scheduler.
+
+``Runtime`` is what the CLI's ``run``, ``serve``, ``worker`` and ``scheduler`` commands start
+pieces of, and what tests build around a temporary database. Nothing here happens at import
+time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import dramatiq
+
+from integration_core.broker import DramatiqDispatcher, build_broker
+from integration_core.clock import Clock, SystemClock
+from integration_core.deliveries import DeliveryRunner
+from integration_core.outbox import Dispatcher, Outbox
+from integration_core.plugins import get_plugin_manager
+from integration_core.registries import Registry
+from integration_core.settings import Settings
+from integration_core.store import Database
+from integration_core.sweeper import sweep
+from integration_core.timers import fire_due
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        extra_plugins: dict[str, Any] | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.pm = get_plugin_manager(settings, extra=extra_plugins)
+        self.db = Database(settings.database_url)
+        self.broker = build_broker(settings.broker)
+        self.dramatiq = DramatiqDispatcher(self.broker, settings.broker.queue, self._handle_message)
+        self.outbox = Outbox(self.db, self.pm, self.clock, dispatcher or self.dramatiq)
+        self.runner = DeliveryRunner(self.db, self.pm, settings, self.clock, self.outbox)
+        self._worker: dramatiq.Worker | None = None
+        self._scheduler_stop = threading.Event()
+        self._scheduler_thread: threading.Thread | None = None
+        self.ehr_adapters: Registry[Any] = Registry("EHR adapter")
+        self.channels: Registry[Any] = Registry("channel")
+        self.pm.hook.register_ehr_adapters(registry=self.ehr_adapters, settings=settings)
+        self.pm.hook.register_channels(registry=self.channels, settings=settings)
+
+    def _handle_message(self, delivery_id: str) -> None:
+        self.runner.run(delivery_id)
+
+    # -- scheduler ------------------------------------------------------------------------
+
+    def tick(self) -> tuple[int, int]:
+        """One scheduler pass: fire due timers, re-send stranded deliveries."""
+        now = self.clock.now()
+        fired = fire_due(self.db, self.outbox, now, batch_size=self.settings.scheduler.batch_size)
+        resent = sweep(self.db, self.outbox, self.settings, now)
+        return fired, len(resent)
+
+    def start_scheduler(self) -> None:
+        def loop() -> None:
+            while not self._scheduler_stop.is_set():
+                try:
+                    self.tick()
+                except Exception:
+                    log.exception("scheduler pass failed")
+                self._scheduler_stop.wait(self.settings.scheduler.tick_seconds)
+
+        self._scheduler_stop.clear()
+        self._scheduler_thread = threading.Thread(target=loop, name="scheduler", daemon=True)
+        self._scheduler_thread.start()
+
+    def stop_scheduler(self) -> None:
+        self._scheduler_stop.set()
+        if self._scheduler_thread is not None:
+            self._scheduler_thread.join(timeout=10)
+            self._scheduler_thread = None
+
+    # -- worker ---------------------------------------------------------------------------
+
+    def start_worker(self) -> dramatiq.Worker:
+        broker = self.settings.broker
+        self._worker = self.dramatiq.worker(broker.worker_threads, broker.idle_poll_ms)
+        self._worker.start()
+        return self._worker
+
+    def stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+
+    def close(self) -> None:
+        self.stop_scheduler()
+        self.stop_worker()
+        self.broker.close()
+        self.db.dispose()

@@ -1,0 +1,330 @@
+"""Configuration: one TOML file, overridden by environment variables, secrets kept out of it.
+
+Sources, strongest first: keyword arguments (tests), environment variables
+(``PRACTICE_SYNC_`` prefix, ``__`` between levels), the secrets file (dotenv format, path in
+``PRACTICE_SYNC_SECRETS_FILE``), then the TOML file (``--config`` or ``PRACTICE_SYNC_CONFIG``).
+Practices, locations, providers and staff tokens are tables keyed by slug so that every key,
+secrets included, can be set by an environment variable such as
+``PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__FRONT_DESK``.
+
+Every validation failure becomes a :class:`~integration_core.errors.ConfigError` whose lines
+start with the full key path (``practices.acme.locations.main.time_zone``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from integration_core.errors import ConfigError
+
+__all__ = [
+    "BrokerSettings",
+    "LocationSettings",
+    "PracticeSettings",
+    "ProviderSettings",
+    "RetrySettings",
+    "Settings",
+    "format_validation_error",
+    "load_settings",
+    "plugin_config",
+]
+
+ENV_PREFIX = "PRACTICE_SYNC_"
+SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_config_path: ContextVar[Path | None] = ContextVar("practice_sync_config_path", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_slugs(value: dict[str, Any]) -> dict[str, Any]:
+    import re
+
+    for key in value:
+        if not re.match(SLUG_PATTERN, key):
+            raise ValueError(
+                f"{key!r} is not a slug: use lower-case letters, digits and underscores, "
+                "starting with a letter (environment variables must be able to name it)"
+            )
+    return value
+
+
+class LocationSettings(_Section):
+    name: str
+    time_zone: str = Field(description="IANA time zone the location's calendars are kept in")
+    address: str = ""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as America/New_York"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class ProviderSettings(_Section):
+    name: str
+    ehr_id: str = Field(min_length=1, description="the provider's id in the practice's EHR")
+    locations: list[str] = Field(min_length=1, description="slugs of the locations they see at")
+    telehealth: bool = False
+
+
+class PracticeSettings(_Section):
+    name: str
+    phone_region: str = Field(
+        default="US", pattern=r"^[A-Z]{2}$", description="default region for phone numbers"
+    )
+    ehr_adapter: str | None = Field(default=None, description="registered EHR adapter name")
+    locations: dict[str, LocationSettings] = Field(min_length=1)
+    providers: dict[str, ProviderSettings] = {}
+    staff_tokens: dict[str, SecretStr] = Field(
+        default={},
+        description="named bearer tokens for staff routes; two may be valid while rotating",
+    )
+
+    _slugs = field_validator("locations", "providers", "staff_tokens")(_check_slugs)
+
+    @model_validator(mode="after")
+    def _providers_at_known_locations(self) -> PracticeSettings:
+        for slug, provider in self.providers.items():
+            for location in provider.locations:
+                if location not in self.locations:
+                    raise ValueError(
+                        f"providers.{slug}.locations: unknown location {location!r} "
+                        f"(known: {', '.join(sorted(self.locations))})"
+                    )
+        return self
+
+
+class RetrySettings(_Section):
+    """How failed deliveries are retried before they go dead."""
+
+    max_attempts: int = Field(default=25, ge=1, le=1000)
+    base_seconds: float = Field(default=2.0, gt=0)
+    max_backoff_seconds: float = Field(default=900.0, gt=0)
+    window_seconds: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="no retry is scheduled later than this after the event",
+    )
+
+
+class BrokerSettings(_Section):
+    url: str = Field(default="stub://", description="stub:// (in-process), redis://… or amqp://…")
+    queue: str = "practice_sync"
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    idle_poll_ms: int = Field(
+        default=50, ge=5, le=5000, description="how long an idle worker waits before polling again"
+    )
+    claim_lease_seconds: float = Field(default=300.0, gt=0)
+    handoff_grace_seconds: float = Field(
+        default=30.0, gt=0, description="after this, an enqueued but unclaimed delivery is re-sent"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if scheme not in {"stub", "redis", "rediss", "amqp"}:
+            raise ValueError("use stub:// (in-process), redis://host:port/db or amqp://…")
+        return value
+
+
+class SchedulerSettings(_Section):
+    tick_seconds: float = Field(default=0.5, gt=0, le=60)
+    batch_size: int = Field(default=200, ge=1, le=10000)
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=0, le=65535)
+    public_base_url: str = "http://127.0.0.1:8400"
+
+
+class RateLimitSettings(_Section):
+    """Limits for public routes, in the ``limits`` notation (``60/minute``)."""
+
+    per_client: str = "60/minute"
+    per_practice: str = "600/minute"
+    storage_url: str = Field(default="memory://", description="memory:// or redis://…")
+
+    @field_validator("per_client", "per_practice")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as '60/minute'") from None
+        return value
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "console"
+
+
+class PluginsSettings(_Section):
+    blocked: list[str] = Field(default=[], description="plugin names not to load")
+    modules: list[str] = Field(
+        default=[], description="extra plugin modules by dotted path, loaded like entry points"
+    )
+    config: dict[str, dict[str, Any]] = Field(
+        default={}, description="per-plugin settings, validated by each plugin"
+    )
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one deployment (many practices)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    database_url: str = "sqlite:///practice-sync.db"
+    broker: BrokerSettings = BrokerSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    retry: RetrySettings = RetrySettings()
+    http: HttpSettings = HttpSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    logging: LoggingSettings = LoggingSettings()
+    plugins: PluginsSettings = PluginsSettings()
+    practices: dict[str, PracticeSettings] = {}
+
+    _slugs = field_validator("practices")(_check_slugs)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets_file = os.environ.get(f"{ENV_PREFIX}SECRETS_FILE")
+        if secrets_file:
+            sources.append(DotEnvSettingsSource(settings_cls, env_file=secrets_file))
+        path = _config_path.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def practice(self, practice_id: str) -> PracticeSettings:
+        try:
+            return self.practices[practice_id]
+        except KeyError:
+            raise ConfigError(f"practices.{practice_id}: no such practice") from None
+
+
+def format_validation_error(error: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each starting with the dotted key path."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def _secret_keys_in_file(data: Any, model: type[BaseModel], path: str) -> list[str]:
+    """Key paths in ``data`` (the TOML document) that hold secrets, which the file must not."""
+    found: list[str] = []
+    if not isinstance(data, dict):
+        return found
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        key_path = f"{path}{key}"
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        if annotation is SecretStr:
+            found.append(key_path)
+        elif args and args[-1] is SecretStr and isinstance(value, dict):
+            found.extend(f"{key_path}.{name}" for name in value)
+        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+            if isinstance(value, dict):
+                for name, item in value.items():
+                    found.extend(_secret_keys_in_file(item, args[-1], f"{key_path}.{name}."))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found.extend(_secret_keys_in_file(value, annotation, f"{key_path}."))
+    return found
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate the configuration, raising :class:`ConfigError` with key paths."""
+    raw_path = config if config is not None else os.environ.get(f"{ENV_PREFIX}CONFIG")
+    path = Path(raw_path) if raw_path else None
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config: no such file {path}")
+        try:
+            document = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+        secret_paths = _secret_keys_in_file(document, Settings, "")
+        if secret_paths:
+            raise ConfigError(
+                "\n".join(
+                    f"{key}: secrets are read from the environment or the secrets file "
+                    f"({ENV_PREFIX}SECRETS_FILE), never from the config file"
+                    for key in secret_paths
+                )
+            )
+    token = _config_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    finally:
+        _config_path.reset(token)
+
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def plugin_config(settings: Settings, plugin: str, model: type[SectionT]) -> SectionT:
+    """Validate ``plugins.config.<plugin>`` against the plugin's own model."""
+    try:
+        return model.model_validate(settings.plugins.config.get(plugin, {}))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None

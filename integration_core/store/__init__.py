@@ -1,0 +1,26 @@
+"""The relational store: engine set-up, the core tables and the migration history."""
+
+from integration_core.store.engine import Database, new_id
+from integration_core.store.tables import (
+    AuditEntry,
+    Base,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    IdLink,
+    Timer,
+    TimerStatus,
+)
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Database",
+    "Delivery",
+    "DeliveryStatus",
+    "Event",
+    "IdLink",
+    "Timer",
+    "TimerStatus",
+    "new_id",
+]

@@ -1,0 +1,48 @@
+"""``practice-sync migrate``: one Alembic history for the core and the plugins' tables.
+
+Plugins add their version folders through ``register_tables``; the core's own folder comes
+first. Migrations run on a connection of the runtime's engine, so SQLite's pragmas apply.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pluggy
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from integration_core.registries import TableRegistry
+from integration_core.store.engine import Database
+
+__all__ = ["alembic_config", "current_heads", "upgrade"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(pm: pluggy.PluginManager) -> Config:
+    tables = TableRegistry()
+    pm.hook.register_tables(tables=tables)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    locations = [MIGRATIONS / "versions", *tables.version_locations]
+    config.set_main_option("version_locations", " ".join(str(path) for path in locations))
+    config.set_main_option("path_separator", "space")
+    return config
+
+
+def upgrade(db: Database, pm: pluggy.PluginManager, revision: str = "heads") -> None:
+    config = alembic_config(pm)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current_heads(db: Database, pm: pluggy.PluginManager) -> tuple[set[str], set[str]]:
+    """(revisions applied to the database, head revisions of the scripts)."""
+    script = ScriptDirectory.from_config(alembic_config(pm))
+    with db.engine.connect() as connection:
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+    return applied, set(script.get_heads())

@@ -1,0 +1,134 @@
+"""Scaled out: ``practice-sync serve`` and ``practice-sync worker`` as separate processes on
+PostgreSQL and Redis, talking over real loopback HTTP and a real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from integration_core.store import Database, Delivery, DeliveryStatus
+from integration_core.testing.services import postgres_schema_url, redis_url
+
+ROOT = Path(__file__).parents[2]
+CONFIG = """
+[practices.acme]
+name = "Acme"
+[practices.acme.locations.main]
+name = "Main"
+time_zone = "America/New_York"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
+    config = tmp_path / "practice-sync.toml"
+    config.write_text(CONFIG)
+    with postgres_schema_url() as database_url:
+        yield {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PRACTICE_SYNC_CONFIG": str(config),
+            "PRACTICE_SYNC_DATABASE_URL": database_url,
+            "PRACTICE_SYNC_BROKER__URL": redis_url(),
+            "PRACTICE_SYNC_BROKER__QUEUE": f"ps_test_{secrets.token_hex(4)}",
+            "PRACTICE_SYNC_HTTP__PORT": str(free_port()),
+            "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.plugins.http_emitter"]),
+            "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
+            "PRACTICE_SYNC_LOGGING__FORMAT": "json",
+        }
+
+
+def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "integration_core", command],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_separate_worker_completes_what_a_separate_server_emitted(environment, tmp_path):
+    migrate = subprocess.run(
+        [sys.executable, "-m", "integration_core", "migrate"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    base = f"http://127.0.0.1:{environment['PRACTICE_SYNC_HTTP__PORT']}"
+    processes = [
+        start(environment, "serve", tmp_path / "serve.log"),
+        start(environment, "worker", tmp_path / "worker.log"),
+    ]
+    db = Database(environment["PRACTICE_SYNC_DATABASE_URL"])
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(ready, 60, "the server to be ready")
+        response = httpx.post(
+            f"{base}/v1/practices/acme/test-events",
+            json={"count": 25},
+            headers={"Authorization": "Bearer ops-token"},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        event_ids = response.json()["event_ids"]
+        assert len(event_ids) == 25
+
+        def all_done() -> bool:
+            with db.read() as session:
+                counts = dict(
+                    session.execute(
+                        select(Delivery.status, func.count()).group_by(Delivery.status)
+                    ).all()
+                )
+            return counts == {DeliveryStatus.DONE: 25}
+
+        wait_until(all_done, 60, "the worker to finish every delivery")
+        with db.read() as session:
+            plugins = set(session.scalars(select(Delivery.plugin)))
+            attempts = set(session.scalars(select(Delivery.attempts)))
+        assert plugins == {"activity"} and attempts == {1}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        db.dispose()
+    worker_lines = (tmp_path / "worker.log").read_text().splitlines()
+    done = [json.loads(line) for line in worker_lines if '"delivery done"' in line]
+    assert len(done) == 25  # the worker process, not the server, ran every delivery
