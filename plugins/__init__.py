@@ -1,1 +1,1 @@
-"""The built-in adapters, each a plugin declared under the ``practice_sync.plugins`` entry points."""
+"""The built-in adapters, each a plugin declared under the practice_sync.plugins group."""
