@@ -263,3 +263,30 @@ def test_running_a_finished_delivery_again_does_nothing(ps_runtime_factory):
     drain(runtime)
     assert runtime.runner.run(delivery_id) is None
     assert len(recorder.calls) == 1
+
+
+def test_dramatiq_worker_threads_deliver_everything(ps_database_url, ps_clock):
+    """The real in-process broker and worker threads, not the test dispatcher."""
+    import time
+
+    from integration_core.store.migrate import upgrade
+    from integration_core.testing.pytest_plugin import build_settings
+
+    runtime = Runtime(
+        build_settings(ps_database_url, broker={"worker_threads": 4}),
+        clock=ps_clock,
+        extra_plugins={"ledger": DatabaseLedger()},
+    )
+    try:
+        upgrade(runtime.db, runtime.pm)
+        create_test_tables(runtime.db.engine)
+        runtime.start_worker()
+        event_ids = emit_request(runtime, n=40)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and set(statuses(runtime).values()) != {"done"}:
+            time.sleep(0.05)
+        assert set(statuses(runtime).values()) == {"done"}
+        with runtime.db.read() as session:
+            assert all(ledger_count(session, event_id) == 1 for event_id in event_ids)
+    finally:
+        runtime.close()

@@ -1,0 +1,95 @@
+"""The embedded default: ``practice-sync run`` (API + worker threads + scheduler, SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from integration_core.store import Database, Delivery, DeliveryStatus
+from tests.e2e.test_scaled_out import CONFIG, ROOT, free_port, wait_until
+
+
+def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path: Path):
+    config = tmp_path / "practice-sync.toml"
+    config.write_text(CONFIG)
+    database_url = f"sqlite:///{tmp_path / 'embedded.db'}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PRACTICE_SYNC_CONFIG": str(config),
+        "PRACTICE_SYNC_DATABASE_URL": database_url,
+        "PRACTICE_SYNC_HTTP__PORT": str(port),
+        "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.plugins.http_emitter"]),
+        "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "integration_core", "run"],
+        env=env,
+        stdout=(tmp_path / "run.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    db = Database(database_url)
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(ready, 60, "practice-sync run to be ready")
+        started = time.monotonic()
+        response = httpx.post(
+            f"{base}/v1/practices/acme/test-events",
+            json={"count": 10},
+            headers={"Authorization": "Bearer ops-token"},
+        )
+        assert response.status_code == 201
+
+        def done() -> bool:
+            with db.read() as session:
+                statuses = list(session.scalars(select(Delivery.status)))
+            return len(statuses) == 10 and set(statuses) == {DeliveryStatus.DONE}
+
+        wait_until(done, 30, "the embedded workers")
+        assert time.monotonic() - started < 30
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    # Make one delivery dead by hand, as an exhausted retry would, and use the CLI on it.
+    with db.transaction() as session:
+        row = session.scalars(select(Delivery)).first()
+        assert row is not None
+        row.status = DeliveryStatus.DEAD
+        row.last_error_code = "external_unavailable"
+        dead_id = row.id
+    db.dispose()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "integration_core", "dead-letters", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = cli("list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(f"{dead_id}  practice=acme plugin=activity hook=on_request")
+    assert "code=external_unavailable" in listed.stdout
+    assert cli("replay", dead_id).stdout.strip() == f"{dead_id} queued again"
+    refused = cli("replay", dead_id)
+    assert refused.returncode == 1
+    assert "is not a dead delivery" in refused.stderr
+    assert cli("list").stdout.strip() == "no dead deliveries"
