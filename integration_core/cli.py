@@ -87,10 +87,7 @@ def plugins_command(state: State) -> None:
 @pass_state
 def migrate(state: State) -> None:
     """Bring the database schema up to date."""
-    from integration_core.store.migrate import upgrade
-
-    runtime = state.runtime()
-    upgrade(runtime.db, runtime.pm)
+    state.runtime().migrate()
     click.echo("database is up to date")
 
 
@@ -109,10 +106,8 @@ def _serve(runtime: Any) -> None:
 @pass_state
 def run(state: State) -> None:
     """HTTP API, worker threads and scheduler in one process (the embedded default)."""
-    from integration_core.store.migrate import upgrade
-
     runtime = state.runtime()
-    upgrade(runtime.db, runtime.pm)
+    runtime.migrate()
     runtime.start_worker()
     runtime.start_scheduler()
     try:

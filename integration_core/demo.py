@@ -19,7 +19,6 @@ from integration_core.events import RequestEvent
 from integration_core.runtime import Runtime
 from integration_core.settings import Settings
 from integration_core.store import Delivery, DeliveryStatus, Event, new_id
-from integration_core.store.migrate import upgrade
 
 __all__ = ["run_demo"]
 
@@ -48,7 +47,7 @@ def run_demo(folder: Path, say: Callable[[str], None]) -> None:
         leftover.unlink()
     runtime = Runtime(demo_settings(folder))
     try:
-        upgrade(runtime.db, runtime.pm)
+        runtime.migrate()
         runtime.start_worker()
         runtime.start_scheduler()
         with runtime.db.transaction() as session:

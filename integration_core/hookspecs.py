@@ -22,6 +22,7 @@ import click
 import pluggy
 
 if TYPE_CHECKING:
+    from integration_core.clock import Clock
     from integration_core.context import HookContext
     from integration_core.events import (
         AppointmentSyncedEvent,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from integration_core.registries import Registry, RouteRegistry, TableRegistry
     from integration_core.reviews import PublishedReview, ReviewToRoute
     from integration_core.settings import Settings
+    from integration_core.store import Database
 
 PROJECT = "practice_sync"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -243,9 +245,9 @@ def register_channels(registry: Registry[Any], settings: Settings) -> None:
 
 @hookspec
 def register_routes(routes: RouteRegistry, settings: Settings) -> None:
-    """Add FastAPI routers to the HTTP app.
+    """Add FastAPI routers (and ASGI middleware) to the HTTP app.
 
-    :param routes: call ``routes.add(router)``.
+    :param routes: call ``routes.add(router)`` or ``routes.add_middleware(cls, **options)``.
     :param settings: the loaded settings.
 
     Broadcast, once when the app is built. Since 0.1.
@@ -259,6 +261,18 @@ def register_cli_commands(cli: click.Group) -> None:
     :param cli: the root ``click`` group; call ``cli.add_command(...)``.
 
     Broadcast, once when the command line starts. Since 0.1.
+    """
+
+
+@hookspec
+def after_migrate(db: Database, settings: Settings, clock: Clock) -> None:
+    """The schema is up to date: import configured seed data, idempotently.
+
+    :param db: the migrated database (open your own transaction).
+    :param settings: the loaded settings.
+    :param clock: the clock to stamp rows with.
+
+    Broadcast, after ``practice-sync migrate``, ``run`` and ``demo`` migrate. Since 0.1.
     """
 
 

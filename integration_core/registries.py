@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter
 
@@ -47,13 +47,17 @@ class Registry(Generic[T]):
 
 
 class RouteRegistry:
-    """Routers that plugins contribute to the HTTP app."""
+    """Routers (and ASGI middleware, such as per-practice CORS) that plugins add to the app."""
 
     def __init__(self) -> None:
         self.routers: list[APIRouter] = []
+        self.middleware: list[tuple[type[Any], dict[str, Any]]] = []
 
     def add(self, router: APIRouter) -> None:
         self.routers.append(router)
+
+    def add_middleware(self, middleware: type[Any], **options: Any) -> None:
+        self.middleware.append((middleware, options))
 
 
 class TableRegistry:

@@ -21,6 +21,7 @@ from integration_core.plugins import get_plugin_manager
 from integration_core.registries import Registry
 from integration_core.settings import Settings
 from integration_core.store import Database
+from integration_core.store.migrate import upgrade
 from integration_core.sweeper import sweep
 from integration_core.timers import fire_due
 
@@ -53,6 +54,11 @@ class Runtime:
         self.channels: Registry[Any] = Registry("channel")
         self.pm.hook.register_ehr_adapters(registry=self.ehr_adapters, settings=settings)
         self.pm.hook.register_channels(registry=self.channels, settings=settings)
+
+    def migrate(self) -> None:
+        """Bring the schema up to date, then let plugins import their seed data."""
+        upgrade(self.db, self.pm)
+        self.pm.hook.after_migrate(db=self.db, settings=self.settings, clock=self.clock)
 
     def _handle_message(self, delivery_id: str) -> None:
         self.runner.run(delivery_id)

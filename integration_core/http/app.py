@@ -66,4 +66,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     runtime.pm.hook.register_routes(routes=routes, settings=runtime.settings)
     for router in routes.routers:
         app.include_router(router)
+    for middleware, options in routes.middleware:
+        app.add_middleware(middleware, **options)  # type: ignore[arg-type]
     return app

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from integration_core import audit
 from integration_core.http.errors import ApiError
-from integration_core.http.pagination import decode_cursor, encode_cursor
+from integration_core.http.pagination import keyset_after, next_cursor
 from integration_core.http.security import Staff, get_runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
 
@@ -61,14 +61,7 @@ def list_dead(
         .limit(limit + 1)
     )
     if cursor:
-        after_at, after_id = decode_cursor(cursor, 2)
-        after = datetime.fromisoformat(after_at)
-        query = query.where(
-            or_(
-                Delivery.finished_at > after,
-                and_(Delivery.finished_at == after, Delivery.id > after_id),
-            )
-        )
+        query = query.where(keyset_after(cursor, Delivery.finished_at, Delivery.id))
     with runtime.db.transaction() as session:
         rows = session.execute(query).all()
         audit.record(
@@ -97,12 +90,8 @@ def list_dead(
         for row, kind in page
     ]
     last = page[-1][0] if page else None
-    next_cursor = (
-        encode_cursor(last.finished_at.isoformat() if last.finished_at else "", last.id)
-        if last is not None and len(rows) > limit
-        else None
-    )
-    return DeadDeliveryPage(items=items, next_cursor=next_cursor)
+    following = next_cursor(last.finished_at, last.id, len(rows) > limit) if last else None
+    return DeadDeliveryPage(items=items, next_cursor=following)
 
 
 @router.post("/{delivery_id}/replay", response_model=Replayed, status_code=202)

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from integration_core.http.errors import ApiError
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["decode_cursor", "encode_cursor", "keyset_after", "next_cursor"]
 
 
 def encode_cursor(*key: Any) -> str:
@@ -34,3 +38,27 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
             fields={"cursor": "not a cursor from this list"},
         )
     return key
+
+
+def keyset_after(
+    cursor: str, at: InstrumentedAttribute[Any], key: InstrumentedAttribute[str]
+) -> ColumnElement[bool]:
+    """Rows after the cursor in ``ORDER BY at, key`` order."""
+    after_at, after_key = decode_cursor(cursor, 2)
+    try:
+        after = datetime.fromisoformat(after_at)
+    except (TypeError, ValueError):
+        raise ApiError(
+            422,
+            "invalid_request",
+            "The cursor is not valid.",
+            fields={"cursor": "not a cursor from this list"},
+        ) from None
+    return or_(at > after, and_(at == after, key > after_key))
+
+
+def next_cursor(at: datetime | None, key: str, more: bool) -> str | None:
+    """The cursor of the page after the one ending at (``at``, ``key``), if there is one."""
+    if not more or at is None:
+        return None
+    return encode_cursor(at.isoformat(), key)

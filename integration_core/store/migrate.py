@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from integration_core.registries import TableRegistry
 from integration_core.store.engine import Database
 
-__all__ = ["alembic_config", "current_heads", "upgrade"]
+__all__ = ["alembic_config", "pending_revisions", "upgrade"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,9 +40,10 @@ def upgrade(db: Database, pm: pluggy.PluginManager, revision: str = "heads") -> 
         command.upgrade(config, revision)
 
 
-def current_heads(db: Database, pm: pluggy.PluginManager) -> tuple[set[str], set[str]]:
-    """(revisions applied to the database, head revisions of the scripts)."""
+def pending_revisions(db: Database, pm: pluggy.PluginManager) -> set[str]:
+    """Revisions of the history (plugins' included) not yet applied to the database."""
     script = ScriptDirectory.from_config(alembic_config(pm))
     with db.engine.connect() as connection:
-        applied = set(MigrationContext.configure(connection).get_current_heads())
-    return applied, set(script.get_heads())
+        heads = MigrationContext.configure(connection).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(heads, "base")} if heads else set()
+    return {rev.revision for rev in script.walk_revisions()} - applied

@@ -38,6 +38,7 @@ __all__ = [
     "Timer",
     "TimerStatus",
     "UTCDateTime",
+    "enum_column",
 ]
 
 NAMING = {
@@ -92,6 +93,11 @@ def _enum(cls: type[enum.StrEnum]) -> Enum:
     return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
+def enum_column(cls: type[enum.StrEnum]) -> Any:
+    """A column storing a string enum by value (portable: no native database enum)."""
+    return mapped_column(_enum(cls))
+
+
 class Event(Base):
     __tablename__ = "events"
 
@@ -117,7 +123,7 @@ class Delivery(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
     plugin: Mapped[str] = mapped_column(String(128))
     hook: Mapped[str] = mapped_column(String(64))
-    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    status: Mapped[DeliveryStatus] = enum_column(DeliveryStatus)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     enqueued_at: Mapped[datetime | None]
@@ -149,7 +155,7 @@ class Timer(Base):
     key: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
     due_at: Mapped[datetime]
-    status: Mapped[TimerStatus] = mapped_column(_enum(TimerStatus))
+    status: Mapped[TimerStatus] = enum_column(TimerStatus)
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
     event_id: Mapped[str | None] = mapped_column(String(32))

@@ -17,7 +17,6 @@ import pytest
 from integration_core.clock import ManualClock
 from integration_core.runtime import Runtime
 from integration_core.settings import Settings
-from integration_core.store.migrate import upgrade
 from integration_core.testing.dispatch import QueueDispatcher
 from integration_core.testing.recorder import HookRecorder
 from integration_core.testing.services import postgres_schema_url
@@ -81,7 +80,7 @@ def ps_runtime_factory(ps_database_url: str, ps_clock: ManualClock) -> Iterator[
             dispatcher=dispatcher if dispatcher is not None else QueueDispatcher(),
         )
         if not built:
-            upgrade(runtime.db, runtime.pm)
+            runtime.migrate()
         built.append(runtime)
         return runtime
 

@@ -1,0 +1,1 @@
+"""The booking platform: calendars, availability, the booking widget API and the staff portal."""

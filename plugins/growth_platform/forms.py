@@ -1,0 +1,122 @@
+"""The booking form: its wire shape and the checks that need the practice's context.
+
+Type errors are caught by the model; the rest — email syntax, phone numbers in the practice's
+region, a plausible date of birth, consent, and the slot's fit with the practice's
+configuration — are collected here so the patient sees every problem at once, each under its
+field's name. Messages describe the rule and never repeat what was typed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from integration_core.booking import BookingForm
+from integration_core.http.errors import ApiError
+from integration_core.settings import PracticeSettings
+from plugins.growth_platform.config import PracticeGrowthSettings
+
+__all__ = ["BookingBody", "to_form"]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+MAX_AGE_YEARS = 120
+
+
+class BookingBody(BaseModel):
+    """A booking request from the widget."""
+
+    provider: str = Field(description="provider slug, from the slot")
+    location: str = Field(description="location slug, from the slot")
+    reason: str = Field(description="reason-for-visit slug")
+    start: AwareDatetime = Field(description="the slot's start, as the slots endpoint gave it")
+    virtual: bool = False
+    first_name: Name
+    last_name: Name
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+    date_of_birth: date
+    sex: Literal["female", "male", "other", "unknown"]
+    privacy_consent: bool = Field(description="accepted the privacy policy and terms (required)")
+    sms_consent: bool = Field(default=False, description="agreed to feedback requests by text")
+    new_patient: bool = True
+    insurance_carrier: Short | None = None
+    insurance_member_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
+    ) = None
+    insurance_group: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
+    ) = None
+    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    heard_about: Short | None = Field(default=None, description="new patients only")
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value or None
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def to_form(
+    body: BookingBody,
+    practice: PracticeSettings,
+    growth: PracticeGrowthSettings,
+    today: date,
+    errors: dict[str, str],
+) -> BookingForm:
+    """Validate what the model cannot and build the core's form, or raise one 422 with
+    these and any earlier ``errors`` (the slot's), each under its field's name."""
+    email = body.email
+    try:
+        email = validate_email(body.email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        errors["email"] = "not a valid email address"
+
+    phone = body.phone
+    try:
+        parsed = phonenumbers.parse(body.phone, practice.phone_region)
+        if not phonenumbers.is_valid_number(parsed):
+            raise phonenumbers.NumberParseException(0, "invalid")
+        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        errors["phone"] = f"not a valid phone number (region {practice.phone_region})"
+
+    if body.date_of_birth >= today:
+        errors["date_of_birth"] = "must be in the past"
+    elif body.date_of_birth < _years_before(today, MAX_AGE_YEARS):
+        errors["date_of_birth"] = f"must be at most {MAX_AGE_YEARS} years ago"
+
+    if not body.privacy_consent:
+        errors["privacy_consent"] = "the privacy policy and terms must be accepted"
+
+    new_patient = body.new_patient if growth.separate_new_returning else True
+    if body.heard_about and not new_patient:
+        errors["heard_about"] = "only asked of new patients"
+
+    if errors:
+        raise ApiError(422, "invalid_request", "Some fields are not valid.", fields=errors)
+    return BookingForm(
+        first_name=body.first_name,
+        last_name=body.last_name,
+        email=email,
+        phone=phone,
+        date_of_birth=body.date_of_birth,
+        sex=body.sex,
+        new_patient=new_patient,
+        privacy_policy_version=growth.policy_version,
+        sms_consent=body.sms_consent,
+        insurance_carrier=_blank_to_none(body.insurance_carrier),
+        insurance_member_id=_blank_to_none(body.insurance_member_id),
+        insurance_group=_blank_to_none(body.insurance_group),
+        notes=_blank_to_none(body.notes),
+        referral_source=_blank_to_none(body.heard_about) if new_patient else None,
+    )

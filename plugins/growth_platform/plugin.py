@@ -1,0 +1,38 @@
+"""The booking platform plugin: its routes, its tables and its seed data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from integration_core import hookimpl
+from integration_core.clock import Clock
+from integration_core.registries import RouteRegistry, TableRegistry
+from integration_core.settings import Settings
+from integration_core.store import Database
+from plugins.growth_platform import portal, staff_calendars, widget
+from plugins.growth_platform.calendars import seed_calendars
+from plugins.growth_platform.cors import PracticeCors
+from plugins.growth_platform.state import settings_for
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def register_routes(routes: RouteRegistry, settings: Settings) -> None:
+    config = settings_for(settings)
+    routes.add(widget.router)
+    routes.add(staff_calendars.router)
+    routes.add(portal.router)
+    origins = {slug: frozenset(p.cors_origins) for slug, p in config.practices.items()}
+    routes.add_middleware(PracticeCors, origins=origins)
+
+
+@hookimpl
+def register_tables(tables: TableRegistry) -> None:
+    tables.add_versions(MIGRATIONS)
+
+
+@hookimpl
+def after_migrate(db: Database, settings: Settings, clock: Clock) -> None:
+    with db.transaction() as session:
+        seed_calendars(session, settings_for(settings), clock.now())

@@ -1,0 +1,141 @@
+"""The staff portal's "Action Required" list: requests still waiting on the practice.
+
+A request waits while its appointment is requested or tentative (shown as a pending request),
+or when its EHR sync failed (shown with the reason code so staff know what to fix). Reading
+the list shows patient details, so every read is audited under the staff token's name.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+
+from integration_core import audit
+from integration_core.http.pagination import keyset_after, next_cursor
+from integration_core.http.security import Staff, get_runtime
+from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus, SyncState
+from plugins.growth_platform.state import growth_settings
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/practices/{practice}/portal", tags=["staff portal"])
+WAITING = (AppointmentStatus.REQUESTED, AppointmentStatus.TENTATIVE)
+
+
+class Named(BaseModel):
+    id: str
+    name: str
+
+
+class PatientDetails(BaseModel):
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+
+
+class ActionRequiredItem(BaseModel):
+    request_id: str
+    appointment_id: str
+    requested_start: datetime
+    time_zone: str
+    provider: Named
+    location: Named
+    reason: Named
+    requested_at: datetime
+    patient_type: str
+    status: str
+    sync_error_code: str | None
+    patient: PatientDetails
+    origin: str
+    virtual: bool
+
+
+class ActionRequiredPage(BaseModel):
+    items: list[ActionRequiredItem]
+    next_cursor: str | None
+
+
+@router.get("/action-required", response_model=ActionRequiredPage)
+def action_required(
+    request: Request,
+    staff: Staff,
+    cursor: str | None = None,
+    limit: int = Query(default=50, ge=1, le=200),
+) -> ActionRequiredPage:
+    """Pending and failed requests, oldest first."""
+    runtime = get_runtime(request)
+    settings = runtime.settings.practice(staff.practice_id)
+    reasons = growth_settings(runtime).practices.get(staff.practice_id)
+    query = (
+        select(AppointmentRequest, Appointment)
+        .join(Appointment, Appointment.id == AppointmentRequest.appointment_id)
+        .where(
+            AppointmentRequest.practice_id == staff.practice_id,
+            or_(
+                Appointment.status.in_(WAITING),
+                AppointmentRequest.sync_state == SyncState.SYNC_FAILED,
+            ),
+        )
+        .order_by(AppointmentRequest.created_at, AppointmentRequest.id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(
+            keyset_after(cursor, AppointmentRequest.created_at, AppointmentRequest.id)
+        )
+    with runtime.db.transaction() as session:
+        rows = session.execute(query).all()
+        audit.record(
+            session,
+            practice_id=staff.practice_id,
+            actor=staff.token_name,
+            action="read",
+            entity="action_required",
+            entity_id=None,
+            outcome=f"{min(len(rows), limit)} rows",
+            at=runtime.clock.now(),
+        )
+    page = rows[:limit]
+    items = []
+    for req, appointment in page:
+        location = settings.locations.get(appointment.location_id)
+        provider = settings.providers.get(appointment.provider_id)
+        zone = location.zone if location else None
+        reason_name = (
+            reasons.reasons[appointment.reason_id].name
+            if reasons and appointment.reason_id in reasons.reasons
+            else appointment.reason_id or ""
+        )
+        failed = req.sync_state is SyncState.SYNC_FAILED
+        items.append(
+            ActionRequiredItem(
+                request_id=req.id,
+                appointment_id=appointment.id,
+                requested_start=appointment.start_at.astimezone(zone)
+                if zone
+                else appointment.start_at,
+                time_zone=zone.key if zone else "UTC",
+                provider=Named(id=appointment.provider_id, name=provider.name if provider else ""),
+                location=Named(id=appointment.location_id, name=location.name if location else ""),
+                reason=Named(id=appointment.reason_id or "", name=reason_name),
+                requested_at=req.created_at,
+                patient_type="new" if req.new_patient else "returning",
+                status="sync_failed" if failed else "pending_request",
+                sync_error_code=req.sync_error_code if failed else None,
+                patient=PatientDetails(
+                    first_name=req.first_name,
+                    last_name=req.last_name,
+                    email=req.email,
+                    phone=req.phone,
+                ),
+                origin=appointment.origin.value,
+                virtual=appointment.virtual,
+            )
+        )
+    last = page[-1][0] if page else None
+    following = next_cursor(last.created_at, last.id, len(rows) > limit) if last else None
+    return ActionRequiredPage(items=items, next_cursor=following)

@@ -1,0 +1,252 @@
+"""Staff API for calendars and time blocks (per-practice bearer tokens, audited)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration_core import audit
+from integration_core.http.errors import ApiError
+from integration_core.http.security import Staff, get_runtime
+from integration_core.runtime import Runtime
+from integration_core.settings import PracticeSettings
+from integration_core.store import new_id
+from plugins.growth_platform.availability import wall_clock_slots
+from plugins.growth_platform.calendars import CalendarBody, CalendarView, apply, view
+from plugins.growth_platform.tables import Calendar, TimeBlock
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/practices/{practice}/calendars", tags=["calendars"])
+
+
+class CalendarList(BaseModel):
+    items: list[CalendarView]
+
+
+class BlockBody(BaseModel):
+    start: AwareDatetime
+
+
+class BlockOut(BaseModel):
+    id: str
+    provider: str
+    location: str
+    start: datetime
+    end: datetime
+    time_zone: str
+
+
+class BlockList(BaseModel):
+    items: list[BlockOut]
+
+
+def _settings(runtime: Runtime, staff: Staff) -> PracticeSettings:
+    return runtime.settings.practice(staff.practice_id)
+
+
+def _check_pair(settings: PracticeSettings, provider: str, location: str) -> None:
+    if provider not in settings.providers:
+        raise ApiError(404, "not_found", "No such provider.")
+    if location not in settings.locations:
+        raise ApiError(404, "not_found", "No such location.")
+    if location not in settings.providers[provider].locations:
+        raise ApiError(404, "not_found", "The provider does not see patients at this location.")
+
+
+def _calendar(session: Session, practice: str, provider: str, location: str) -> Calendar | None:
+    return session.scalar(
+        select(Calendar).where(
+            Calendar.practice_id == practice,
+            Calendar.provider_id == provider,
+            Calendar.location_id == location,
+        )
+    )
+
+
+def _audit(
+    session: Session, runtime: Runtime, staff: Staff, action: str, entity: str, entity_id: str
+) -> None:
+    audit.record(
+        session,
+        practice_id=staff.practice_id,
+        actor=staff.token_name,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        outcome="ok",
+        at=runtime.clock.now(),
+    )
+
+
+@router.get("", response_model=CalendarList)
+def list_calendars(request: Request, staff: Staff) -> CalendarList:
+    runtime = get_runtime(request)
+    settings = _settings(runtime, staff)
+    with runtime.db.read() as session:
+        rows = session.scalars(
+            select(Calendar)
+            .where(Calendar.practice_id == staff.practice_id)
+            .order_by(Calendar.provider_id, Calendar.location_id)
+        ).all()
+    return CalendarList(
+        items=[
+            view(row, settings.locations[row.location_id].time_zone)
+            for row in rows
+            if row.location_id in settings.locations
+        ]
+    )
+
+
+@router.get("/{provider}/{location}", response_model=CalendarView)
+def get_calendar(provider: str, location: str, request: Request, staff: Staff) -> CalendarView:
+    runtime = get_runtime(request)
+    settings = _settings(runtime, staff)
+    _check_pair(settings, provider, location)
+    with runtime.db.read() as session:
+        row = _calendar(session, staff.practice_id, provider, location)
+    if row is None:
+        raise ApiError(404, "not_found", "This provider has no calendar at this location yet.")
+    return view(row, settings.locations[location].time_zone)
+
+
+@router.put("/{provider}/{location}", response_model=CalendarView)
+def put_calendar(
+    provider: str, location: str, body: CalendarBody, request: Request, staff: Staff
+) -> CalendarView:
+    """Create or replace the calendar; the widget shows the change at once."""
+    runtime = get_runtime(request)
+    settings = _settings(runtime, staff)
+    _check_pair(settings, provider, location)
+    with runtime.db.transaction() as session:
+        row = apply(
+            session,
+            _calendar(session, staff.practice_id, provider, location),
+            body,
+            practice_id=staff.practice_id,
+            provider_id=provider,
+            location_id=location,
+            actor=staff.token_name,
+            now=runtime.clock.now(),
+        )
+        _audit(session, runtime, staff, "update", "calendar", f"{provider}/{location}")
+    return view(row, settings.locations[location].time_zone)
+
+
+def _block_out(block: TimeBlock, settings: PracticeSettings) -> BlockOut:
+    zone = settings.locations[block.location_id].zone
+    return BlockOut(
+        id=block.id,
+        provider=block.provider_id,
+        location=block.location_id,
+        start=block.start_at.astimezone(zone),
+        end=block.end_at.astimezone(zone),
+        time_zone=zone.key,
+    )
+
+
+@router.get("/{provider}/{location}/blocks", response_model=BlockList)
+def list_blocks(
+    provider: str,
+    location: str,
+    request: Request,
+    staff: Staff,
+    week: Annotated[date, Query(description="first local date of the week shown")],
+) -> BlockList:
+    runtime = get_runtime(request)
+    settings = _settings(runtime, staff)
+    _check_pair(settings, provider, location)
+    zone = settings.locations[location].zone
+    start = datetime.combine(week, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(week + timedelta(days=7), datetime.min.time(), zone).astimezone(UTC)
+    with runtime.db.read() as session:
+        rows = session.scalars(
+            select(TimeBlock)
+            .where(
+                TimeBlock.practice_id == staff.practice_id,
+                TimeBlock.provider_id == provider,
+                TimeBlock.location_id == location,
+                TimeBlock.start_at >= start,
+                TimeBlock.start_at < end,
+            )
+            .order_by(TimeBlock.start_at)
+        ).all()
+    return BlockList(items=[_block_out(row, settings) for row in rows])
+
+
+@router.post("/{provider}/{location}/blocks", response_model=BlockOut, status_code=201)
+def block_slot(
+    provider: str,
+    location: str,
+    body: BlockBody,
+    request: Request,
+    response: Response,
+    staff: Staff,
+) -> BlockOut:
+    """Block one slot of the calendar (it disappears from the widget); blocking twice is a no-op."""
+    runtime = get_runtime(request)
+    settings = _settings(runtime, staff)
+    _check_pair(settings, provider, location)
+    zone = settings.locations[location].zone
+    start = body.start.astimezone(UTC)
+    with runtime.db.transaction() as session:
+        calendar = _calendar(session, staff.practice_id, provider, location)
+        if calendar is None:
+            raise ApiError(404, "not_found", "This provider has no calendar at this location yet.")
+        day = body.start.astimezone(zone).date()
+        slot = next((s for s in wall_clock_slots(calendar, zone, day) if s.start == start), None)
+        if slot is None:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "Some fields are not valid.",
+                fields={"start": "not the start of a slot of this calendar"},
+            )
+        existing = session.scalar(
+            select(TimeBlock).where(
+                TimeBlock.practice_id == staff.practice_id,
+                TimeBlock.provider_id == provider,
+                TimeBlock.location_id == location,
+                TimeBlock.start_at == slot.start,
+            )
+        )
+        if existing is not None:
+            response.status_code = 200
+            return _block_out(existing, settings)
+        block = TimeBlock(
+            id=new_id("blk_"),
+            practice_id=staff.practice_id,
+            provider_id=provider,
+            location_id=location,
+            start_at=slot.start,
+            end_at=slot.end,
+            created_at=runtime.clock.now(),
+            created_by=staff.token_name,
+        )
+        session.add(block)
+        _audit(session, runtime, staff, "block", "time_block", block.id)
+    return _block_out(block, settings)
+
+
+@router.delete("/{provider}/{location}/blocks/{block_id}", status_code=204)
+def unblock_slot(
+    provider: str, location: str, block_id: str, request: Request, staff: Staff
+) -> Response:
+    """Make a blocked slot bookable again."""
+    runtime = get_runtime(request)
+    with runtime.db.transaction() as session:
+        block = session.get(TimeBlock, block_id)
+        if (
+            block is None
+            or block.practice_id != staff.practice_id
+            or (block.provider_id, block.location_id) != (provider, location)
+        ):
+            raise ApiError(404, "not_found", "No such time block.")
+        session.delete(block)
+        _audit(session, runtime, staff, "unblock", "time_block", block_id)
+    return Response(status_code=204)

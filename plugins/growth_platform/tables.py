@@ -1,0 +1,56 @@
+"""The booking platform's own tables: provider calendars and time blocks (data, not config)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integration_core.store import Base
+
+__all__ = ["Calendar", "TimeBlock"]
+
+
+class Calendar(Base):
+    """When a provider takes online bookings at one location.
+
+    ``days`` maps ``mon`` … ``sun`` to ``{"enabled": bool, "ranges": [["09:00", "12:00"], …]}``;
+    a day that is enabled with no ranges is open from ``day_start`` to ``day_end``.
+    """
+
+    __tablename__ = "gp_calendars"
+    __table_args__ = (UniqueConstraint("practice_id", "provider_id", "location_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    day_start: Mapped[str] = mapped_column(String(5))
+    day_end: Mapped[str] = mapped_column(String(5))
+    min_notice_minutes: Mapped[int] = mapped_column(Integer)
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    days: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class TimeBlock(Base):
+    """Time taken off one calendar (provider at location), e.g. one blocked slot."""
+
+    __tablename__ = "gp_time_blocks"
+    __table_args__ = (
+        Index("ix_gp_time_blocks_lookup", "practice_id", "provider_id", "start_at"),
+        UniqueConstraint("practice_id", "provider_id", "location_id", "start_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
