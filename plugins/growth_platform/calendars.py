@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,24 +30,33 @@ class CalendarBody(BaseModel):
     horizon_days: int = Field(default=60, ge=1, le=365)
     days: dict[str, DayBody] = Field(description="mon … sun; a missing day is off")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> CalendarBody:
-        start, end = clock_minutes(self.day_start), clock_minutes(self.day_end)
+    @field_validator("day_start", "day_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        clock_minutes(value)
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days_fit(cls, days: dict[str, DayBody], info: ValidationInfo) -> dict[str, DayBody]:
+        if "day_start" not in info.data or "day_end" not in info.data:
+            return days  # their own errors are reported
+        start, end = clock_minutes(info.data["day_start"]), clock_minutes(info.data["day_end"])
         if start >= end:
             raise ValueError("day_end must be after day_start")
-        unknown = set(self.days) - set(WEEKDAYS)
+        unknown = set(days) - set(WEEKDAYS)
         if unknown:
             raise ValueError(f"unknown weekday(s) {sorted(unknown)}; use {', '.join(WEEKDAYS)}")
-        for name, day in self.days.items():
+        for name, day in days.items():
             spans = sorted((clock_minutes(a), clock_minutes(b)) for a, b in day.ranges)
-            for (a, b), following in zip(spans, [*spans[1:], None], strict=True):
+            for index, (a, b) in enumerate(spans):
                 if a >= b:
-                    raise ValueError(f"days.{name}: a range ends before it starts")
+                    raise ValueError(f"{name}: a range ends before it starts")
                 if a < start or b > end:
-                    raise ValueError(f"days.{name}: ranges must lie within day_start..day_end")
-                if following is not None and following[0] < b:
-                    raise ValueError(f"days.{name}: ranges overlap")
-        return self
+                    raise ValueError(f"{name}: ranges must lie within day_start..day_end")
+                if index + 1 < len(spans) and spans[index + 1][0] < b:
+                    raise ValueError(f"{name}: ranges overlap")
+        return days
 
 
 class CalendarView(CalendarBody):

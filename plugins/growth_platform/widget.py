@@ -158,6 +158,12 @@ def _candidates(
         if provider not in settings.providers:
             errors["provider"] = "not a provider of this practice"
         providers &= {provider}
+    if (
+        provider in settings.providers
+        and location in settings.locations
+        and location not in settings.providers[provider].locations
+    ):
+        errors["location"] = "this provider does not see patients here"
     if virtual:
         providers = {p for p in providers if settings.providers[p].telehealth}
     if errors:

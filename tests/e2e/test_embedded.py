@@ -27,7 +27,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         "PRACTICE_SYNC_CONFIG": str(config),
         "PRACTICE_SYNC_DATABASE_URL": database_url,
         "PRACTICE_SYNC_HTTP__PORT": str(port),
-        "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.plugins.http_emitter"]),
+        "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.support.http_emitter"]),
         "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
     }
     server = subprocess.Popen(

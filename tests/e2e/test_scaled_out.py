@@ -49,7 +49,7 @@ def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
             "PRACTICE_SYNC_BROKER__URL": redis_url(),
             "PRACTICE_SYNC_BROKER__QUEUE": f"ps_test_{secrets.token_hex(4)}",
             "PRACTICE_SYNC_HTTP__PORT": str(free_port()),
-            "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.plugins.http_emitter"]),
+            "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.support.http_emitter"]),
             "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
             "PRACTICE_SYNC_LOGGING__FORMAT": "json",
         }

@@ -13,7 +13,7 @@ from integration_core.runtime import Runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
 from integration_core.testing import HookRecorder, QueueDispatcher
 from tests.conftest import drain
-from tests.plugins.ledger import (
+from tests.support.ledger import (
     DatabaseLedger,
     ExternalSystem,
     ExternalWriter,

@@ -16,8 +16,8 @@ from integration_core.http.app import create_app
 from integration_core.http.security import public_rate_limit, verified_webhook_body
 from tests.conftest import drain
 from tests.integration_core.test_durable_events import emit_request
-from tests.plugins import http_emitter
-from tests.plugins.ledger import Failing
+from tests.support import http_emitter
+from tests.support.ledger import Failing
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 FRONT_DESK = {"Authorization": "Bearer token-front-desk"}

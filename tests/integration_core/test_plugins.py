@@ -28,7 +28,7 @@ def test_the_block_list_removes_a_plugin():
 
 
 def test_modules_by_dotted_path_are_loaded_like_entry_points():
-    pm = get_plugin_manager(Settings(plugins={"modules": ["tests.plugins.http_emitter"]}))
+    pm = get_plugin_manager(Settings(plugins={"modules": ["tests.support.http_emitter"]}))
     assert plugin_hooks(pm)["http_emitter"] == ["register_cli_commands", "register_routes"]
 
 
@@ -69,7 +69,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_plugins_command_lists_plugins_and_their_hooks():
     result = run_cli(
-        "plugins", PRACTICE_SYNC_PLUGINS__MODULES=json.dumps(["tests.plugins.http_emitter"])
+        "plugins", PRACTICE_SYNC_PLUGINS__MODULES=json.dumps(["tests.support.http_emitter"])
     )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
@@ -79,7 +79,7 @@ def test_plugins_command_lists_plugins_and_their_hooks():
 
 def test_plugins_add_cli_commands():
     result = run_cli(
-        "hello-plugin", PRACTICE_SYNC_PLUGINS__MODULES=json.dumps(["tests.plugins.http_emitter"])
+        "hello-plugin", PRACTICE_SYNC_PLUGINS__MODULES=json.dumps(["tests.support.http_emitter"])
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hello from http_emitter"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from integration_core.store import Delivery, Timer, TimerStatus
 from integration_core.timers import cancel, schedule
 from tests.conftest import drain
-from tests.plugins.ledger import DatabaseLedger, create_test_tables, ledger_count
+from tests.support.ledger import DatabaseLedger, create_test_tables, ledger_count
 
 
 def set_timers(runtime, count: int, due_in: timedelta) -> None:
