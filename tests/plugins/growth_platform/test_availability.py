@@ -84,7 +84,7 @@ def test_weekday_toggles_and_whole_day_ranges(client):
         client, start="2027-01-05", end="2027-01-09", provider="dr_lee", location="uptown"
     )
     days = {slot["start"][:10] for slot in uptown}
-    assert days == {"2027-01-05"}  # Mon/Tue only, and Monday the 4th is today (see notice)
+    assert days == {"2027-01-05"}  # of Tuesday to Saturday, only Tuesday is on
     assert len(uptown) == 27  # 08:00–17:00 in 20-minute slots
     # np_garcia's Saturday toggle is off.
     assert slots(client, start="2027-01-09", end="2027-01-09", provider="np_garcia") == []
