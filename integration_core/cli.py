@@ -60,11 +60,16 @@ def cli(ctx: click.Context, config: str | None) -> None:
 @cli.command("check-config")
 @pass_state
 def check_config(state: State) -> None:
-    """Load and validate the configuration (and the plugins it names)."""
-    from integration_core.plugins import get_plugin_manager
+    """Load and validate the configuration, the plugins it names and their settings."""
+    from integration_core.http.app import create_app
+    from integration_core.runtime import Runtime
 
     settings = state.settings
-    get_plugin_manager(settings)
+    runtime = Runtime(settings)  # loads the plugins; connects to nothing yet
+    try:
+        create_app(runtime)  # plugins validate their own settings as they add routes
+    finally:
+        runtime.close()
     for slug, practice in settings.practices.items():
         click.echo(
             f"practice {slug}: {len(practice.locations)} location(s), "

@@ -10,6 +10,7 @@ import pytest
 
 from integration_core.errors import ConfigError
 from integration_core.settings import load_settings, plugin_config
+from plugins.growth_platform.config import load
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "practice-sync.toml"
 
@@ -39,6 +40,9 @@ def test_the_example_config_is_valid():
     assert sorted(acme.locations) == ["downtown", "lakeside"]
     assert len(acme.providers) == 3
     assert acme.locations["lakeside"].zone.key == "America/Chicago"
+    growth = load(settings).practices["acme"]
+    assert set(growth.reasons) == {"checkup", "follow_up"}
+    assert growth.calendars["dr_lee"]["downtown"].days["wed"].enabled is False
 
 
 @pytest.mark.parametrize(
@@ -142,3 +146,24 @@ def test_check_config_command_reports_the_key_path(tmp_path):
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="config: no such file"):
         load_settings(tmp_path / "absent.toml")
+
+
+def test_check_config_validates_plugin_settings_against_the_practice(tmp_path):
+    text = MINIMAL + (
+        "[plugins.config.growth_platform.practices.acme.reasons.flu]\n"
+        'name = "Flu shot"\nproviders = ["dr_who"]\nlocations = ["main"]\n'
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "integration_core",
+        "--config",
+        str(write(tmp_path, text)),
+        "check-config",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (
+        "plugins.config.growth_platform.practices.acme.reasons.flu.providers: "
+        "unknown provider 'dr_who'" in result.stderr
+    )
