@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from limits import parse_many, storage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from standardwebhooks import Webhook
 
 from integration_core.http.errors import ApiError
@@ -103,12 +103,15 @@ def verified_webhook_body(
 
 
 class PublicRateLimiter:
-    """Two moving windows: one per (practice, client address), one per practice."""
+    """Two sliding windows: one per (practice, client address), one per practice."""
 
     def __init__(self, settings: RateLimitSettings) -> None:
         self.per_client = parse_many(settings.per_client)
         self.per_practice = parse_many(settings.per_practice)
-        self.limiter = MovingWindowRateLimiter(storage.storage_from_string(settings.storage_url))
+        # A sliding-window counter: O(1) per check and per key, unlike a moving window's log.
+        self.limiter = SlidingWindowCounterRateLimiter(
+            storage.storage_from_string(settings.storage_url)
+        )
 
     def check(self, practice: str, client: str) -> None:
         checks: list[tuple[Any, tuple[str, ...]]] = [

@@ -14,7 +14,13 @@ from urllib.parse import quote
 
 import pytest
 
-__all__ = ["postgres_schema_url", "redis_url", "require_services", "unavailable"]
+__all__ = [
+    "fresh_schema_url",
+    "postgres_schema_url",
+    "redis_url",
+    "require_services",
+    "unavailable",
+]
 
 POSTGRES_URL = os.environ.get(
     "PRACTICE_SYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -39,26 +45,38 @@ def _pg_driver_url(url: str) -> str:
 
 
 @contextmanager
-def postgres_schema_url() -> Iterator[str]:
+def fresh_schema_url(base_url: str) -> Iterator[str]:
     """A URL whose connections use a new, empty schema; the schema is dropped afterwards."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(_pg_driver_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(_pg_driver_url(base_url), isolation_level="AUTOCOMMIT")
     schema = f"ps_test_{secrets.token_hex(6)}"
     try:
         with engine.connect() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        engine.dispose()
-        unavailable("PostgreSQL", type(exc).__name__)
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    options = quote(f"-csearch_path={schema}")
-    try:
-        yield f"{POSTGRES_URL}{separator}options={options}"
-    finally:
+        separator = "&" if "?" in base_url else "?"
+        yield f"{base_url}{separator}options={quote(f'-csearch_path={schema}')}"
         with engine.connect() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
         engine.dispose()
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """:func:`fresh_schema_url` on the test server, skipping (or failing) if it is absent."""
+    import sqlalchemy as sa
+
+    probe = sa.create_engine(_pg_driver_url(POSTGRES_URL))
+    try:
+        with probe.connect():
+            pass
+    except Exception as exc:
+        unavailable("PostgreSQL", type(exc).__name__)
+    finally:
+        probe.dispose()
+    with fresh_schema_url(POSTGRES_URL) as url:
+        yield url
 
 
 def redis_url() -> str:

@@ -8,6 +8,7 @@ calendars to seed once into the database (after that, staff edit them through th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -30,6 +31,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
+@lru_cache(maxsize=4096)
 def clock_minutes(value: str) -> int:
     """``"HH:MM"`` (24-hour; ``"24:00"`` is the end of the day) as minutes after midnight."""
     match = _CLOCK.match(value)

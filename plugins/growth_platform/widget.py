@@ -229,18 +229,20 @@ def slots(
         raise ApiError(422, "invalid_request", "Some fields are not valid.", fields=allowed)
     providers, locations = allowed
     found = _slots(runtime, practice, settings, providers, locations, start, end)
-    return SlotList(slots=[_slot_out(slot, settings) for slot in found])
-
-
-def _slot_out(slot: Slot, settings: PracticeSettings) -> SlotOut:
-    zone = settings.locations[slot.location_id].zone
-    return SlotOut(
-        provider=slot.provider_id,
-        location=slot.location_id,
-        start=slot.local_start,
-        end=slot.end.astimezone(zone),
-        time_zone=zone.key,
-    )
+    zone_names = {slug: settings.locations[slug].time_zone for slug in locations}
+    # Plain dicts: the response model validates them once, on the way out.
+    return {  # type: ignore[return-value]
+        "slots": [
+            {
+                "provider": slot.provider_id,
+                "location": slot.location_id,
+                "start": slot.start,
+                "end": slot.end,
+                "time_zone": zone_names[slot.location_id],
+            }
+            for slot in found
+        ]
+    }
 
 
 @router.post(
@@ -330,8 +332,8 @@ def create_request(
                 provider=slot.provider_id,
                 location=slot.location_id,
                 reason=body.reason,
-                start=slot.local_start,
-                end=slot.end.astimezone(zone),
+                start=slot.start,
+                end=slot.end,
                 time_zone=zone.key,
                 virtual=body.virtual,
             )
