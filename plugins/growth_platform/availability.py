@@ -15,10 +15,9 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from operator import attrgetter
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -42,8 +41,9 @@ def _fixed(offset_seconds: int) -> timezone:
     return zone
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
+    """One open slot (a named tuple: hundreds are made per request, and cheaply)."""
+
     provider_id: str
     location_id: str
     start: datetime
