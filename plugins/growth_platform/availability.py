@@ -1,8 +1,11 @@
 """Open slots: calendar ranges less time blocks, busy time and notice, sliced into slots.
 
-Everything here is computed from three queries per request — calendars, time blocks,
-appointments — whatever the number of providers, days or slots, and nothing is cached (a
-cached answer could show a slot that was just taken).
+Everything here is computed from two statements per request — the calendars, then the time
+blocks and appointments together — whatever the number of providers, days or slots. No
+answer is cached (it could show a slot that was just taken); only what follows from a
+calendar's pattern alone — its parsed plan and a day's grid of slot times — is kept, keyed by
+the pattern's content. Taken time is subtracted by index arithmetic over runs of equally
+spaced starts, not slot by slot.
 
 Time zones: slots are laid out on the location's wall clock. A wall-clock time that does not
 exist (the spring-forward gap) yields no slot; on the repeated hour (fall back) each
@@ -12,17 +15,24 @@ real time from its start.
 
 from __future__ import annotations
 
+import json
+import threading
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
+from itertools import repeat
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, null, select, union_all
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import CompoundSelect
 
+from integration_core.clock import utc
 from integration_core.records import ACTIVE_STATUSES, Appointment
 from plugins.growth_platform.config import WEEKDAYS, clock_minutes
 from plugins.growth_platform.tables import Calendar, TimeBlock
@@ -67,9 +77,11 @@ class Taken:
         self.starts = [start for start, _ in merged]
         self.ends = [end for _, end in merged]
 
-    def free_runs(self, starts: range, length: int, earliest: int, latest: int) -> Iterator[range]:
-        """The parts of ``starts`` whose slots of ``length`` seconds touch nothing taken and
-        begin within [earliest, latest] — found by index arithmetic, not slot by slot."""
+    def free_spans(
+        self, starts: range, length: int, earliest: int, latest: int
+    ) -> Iterator[tuple[int, int]]:
+        """Index spans [i, j) of ``starts`` whose slots of ``length`` seconds touch nothing
+        taken and begin within [earliest, latest] — by index arithmetic, not slot by slot."""
         first, step = starts.start, starts.step
         i = max(0, -((first - earliest) // step))  # ceil((earliest - first) / step)
         stop = min(len(starts), (latest - first) // step + 1)
@@ -77,44 +89,62 @@ class Taken:
         while i < stop and k < len(self.starts):
             allowed_until = min(stop, (self.starts[k] - length - first) // step + 1)
             if allowed_until > i:
-                yield starts[i:allowed_until]
+                yield i, allowed_until
             i = max(i, -((first - self.ends[k]) // step))  # first start at or after the end
             k += 1
         if i < stop:
-            yield starts[i:stop]
+            yield i, stop
 
 
 class CalendarData(Protocol):
     """What slot computation reads of a calendar: an ORM row or a plain result row."""
 
-    provider_id: str
-    location_id: str
-    slot_minutes: int
-    day_start: str
-    day_end: str
-    min_notice_minutes: int
-    horizon_days: int
-    days: dict[str, Any]
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def location_id(self) -> str: ...
+    @property
+    def slot_minutes(self) -> int: ...
+    @property
+    def day_start(self) -> str: ...
+    @property
+    def day_end(self) -> str: ...
+    @property
+    def min_notice_minutes(self) -> int: ...
+    @property
+    def horizon_days(self) -> int: ...
+    @property
+    def days_json(self) -> str: ...
 
 
 class _Plan:
-    """A calendar's weekly pattern as minutes after midnight, parsed once per request."""
+    """A calendar's weekly pattern as minutes after midnight."""
 
-    def __init__(self, calendar: CalendarData) -> None:
-        day_start, day_end = clock_minutes(calendar.day_start), clock_minutes(calendar.day_end)
-        self.step = calendar.slot_minutes
+    def __init__(self, slot_minutes: int, day_start: str, day_end: str, days_json: str) -> None:
+        self.key = (slot_minutes, day_start, day_end, days_json)
+        self.step = slot_minutes
+        first, last = clock_minutes(day_start), clock_minutes(day_end)
+        days = json.loads(days_json)
         self.by_weekday: list[list[tuple[int, int]]] = []
         for name in WEEKDAYS:
-            plan = calendar.days.get(name) or {}
-            ranges = plan.get("ranges") or [[calendar.day_start, calendar.day_end]]
+            plan = days.get(name) or {}
+            ranges = plan.get("ranges") or [[day_start, day_end]]
             self.by_weekday.append(
                 sorted(
-                    (max(clock_minutes(a), day_start), min(clock_minutes(b), day_end))
-                    for a, b in ranges
+                    (max(clock_minutes(a), first), min(clock_minutes(b), last)) for a, b in ranges
                 )
                 if plan.get("enabled", False)
                 else []
             )
+
+
+@lru_cache(maxsize=1024)
+def _plan(slot_minutes: int, day_start: str, day_end: str, days_json: str) -> _Plan:
+    return _Plan(slot_minutes, day_start, day_end, days_json)
+
+
+def plan_of(calendar: CalendarData) -> _Plan:
+    return _plan(calendar.slot_minutes, calendar.day_start, calendar.day_end, calendar.days_json)
 
 
 def _offset_of(moment: datetime) -> timezone:
@@ -150,19 +180,51 @@ def _day_runs(plan: _Plan, zone: ZoneInfo, day: date) -> Iterator[tuple[range, t
             yield range(start, start + 1), _offset_of(local), _offset_of(end)
 
 
+class _Run(NamedTuple):
+    starts: range
+    start_times: list[datetime]
+    end_times: list[datetime]
+
+
+_GRID_LIMIT = 20_000
+_grids: dict[tuple[Any, ...], list[_Run]] = {}
+_grids_lock = threading.Lock()
+
+
+def _day_grid(plan: _Plan, zone: ZoneInfo, day: date) -> list[_Run]:
+    """The slots ``plan`` lays out on ``day``, with their start and end datetimes.
+
+    The grid follows from the calendar's pattern alone — never from appointments, blocks or
+    the clock — so it is kept between requests, keyed by the pattern's content (an edited
+    calendar has a new key). Taken time is always subtracted afresh.
+    """
+    key = (plan.key, zone.key, day)
+    grid = _grids.get(key)
+    if grid is None:
+        length = plan.step * 60
+        fromtimestamp = datetime.fromtimestamp
+        grid = [
+            _Run(
+                run,
+                [fromtimestamp(start, start_tz) for start in run],
+                [fromtimestamp(start + length, end_tz) for start in run],
+            )
+            for run, start_tz, end_tz in _day_runs(plan, zone, day)
+        ]
+        with _grids_lock:
+            if len(_grids) >= _GRID_LIMIT:
+                _grids.clear()
+            _grids[key] = grid
+    return grid
+
+
 def wall_clock_slots(calendar: CalendarData, zone: ZoneInfo, day: date) -> Iterator[Slot]:
     """Every slot the calendar lays out on ``day``, taken or not."""
-    plan = _Plan(calendar)
-    length = plan.step * 60
-    for run, start_tz, end_tz in _day_runs(plan, zone, day):
-        for start in run:
-            yield Slot(
-                calendar.provider_id,
-                calendar.location_id,
-                datetime.fromtimestamp(start, start_tz),
-                datetime.fromtimestamp(start + length, end_tz),
-                start,
-            )
+    for run in _day_grid(plan_of(calendar), zone, day):
+        for start, start_time, end_time in zip(
+            run.starts, run.start_times, run.end_times, strict=True
+        ):
+            yield Slot(calendar.provider_id, calendar.location_id, start_time, end_time, start)
 
 
 def calendar_slots(
@@ -175,51 +237,67 @@ def calendar_slots(
     taken: Taken,
 ) -> list[Slot]:
     """The open slots of one calendar on the local dates ``first_day``..``last_day``."""
-    plan = _Plan(calendar)
+    plan = plan_of(calendar)
     length = plan.step * 60
     now_s = int(now.timestamp())
     earliest = now_s + calendar.min_notice_minutes * 60
     latest = now_s + calendar.horizon_days * 86400
     provider, location = calendar.provider_id, calendar.location_id
-    fromtimestamp = datetime.fromtimestamp
     slots: list[Slot] = []
     day = first_day
     while day <= last_day:
-        for run, start_tz, end_tz in _day_runs(plan, zone, day):
-            for free in taken.free_runs(run, length, earliest, latest):
+        for run in _day_grid(plan, zone, day):
+            for i, j in taken.free_spans(run.starts, length, earliest, latest):
                 slots.extend(
-                    Slot(
-                        provider,
-                        location,
-                        fromtimestamp(start, start_tz),
-                        fromtimestamp(start + length, end_tz),
-                        start,
+                    map(
+                        Slot,
+                        repeat(provider, j - i),
+                        repeat(location, j - i),
+                        run.start_times[i:j],
+                        run.end_times[i:j],
+                        run.starts[i:j],
                     )
-                    for start in free
                 )
         day += timedelta(days=1)
     return slots
 
 
-_CALENDARS = select(*Calendar.__table__.c).where(
+_CALENDARS = select(
+    Calendar.provider_id,
+    Calendar.location_id,
+    Calendar.slot_minutes,
+    Calendar.day_start,
+    Calendar.day_end,
+    Calendar.min_notice_minutes,
+    Calendar.horizon_days,
+    sql_cast(Calendar.days, Text).label("days_json"),  # text: parsed only when not yet known
+).where(
     Calendar.practice_id == bindparam("practice"),
     Calendar.provider_id.in_(bindparam("providers", expanding=True)),
     Calendar.location_id.in_(bindparam("locations", expanding=True)),
 )
-_BLOCKS = select(
-    TimeBlock.provider_id, TimeBlock.location_id, TimeBlock.start_at, TimeBlock.end_at
-).where(
-    TimeBlock.practice_id == bindparam("practice"),
-    TimeBlock.provider_id.in_(bindparam("providers", expanding=True)),
-    TimeBlock.start_at < bindparam("window_end"),
-    TimeBlock.end_at > bindparam("window_start"),
-)
-_BUSY = select(Appointment.provider_id, Appointment.start_at, Appointment.end_at).where(
-    Appointment.practice_id == bindparam("practice"),
-    Appointment.provider_id.in_(bindparam("providers", expanding=True)),
-    Appointment.status.in_(ACTIVE_STATUSES),
-    Appointment.start_at < bindparam("window_end"),
-    Appointment.end_at > bindparam("window_start"),
+# A calendar's own blocks, and its provider's appointments at every location (no location).
+_TAKEN: CompoundSelect[Any] = union_all(
+    select(
+        TimeBlock.provider_id, TimeBlock.location_id, TimeBlock.start_at, TimeBlock.end_at
+    ).where(
+        TimeBlock.practice_id == bindparam("practice"),
+        TimeBlock.provider_id.in_(bindparam("providers", expanding=True)),
+        TimeBlock.start_at < bindparam("window_end"),
+        TimeBlock.end_at > bindparam("window_start"),
+    ),
+    select(
+        Appointment.provider_id,
+        null().label("location_id"),
+        Appointment.start_at,
+        Appointment.end_at,
+    ).where(
+        Appointment.practice_id == bindparam("practice"),
+        Appointment.provider_id.in_(bindparam("providers", expanding=True)),
+        Appointment.status.in_(ACTIVE_STATUSES),
+        Appointment.start_at < bindparam("window_end"),
+        Appointment.end_at > bindparam("window_start"),
+    ),
 )
 
 
@@ -236,7 +314,8 @@ def open_slots(
 ) -> list[Slot]:
     """Open slots for the chosen providers at the chosen locations, by start then provider.
 
-    Three statements, built once at import: calendars, time blocks, appointments.
+    Two statements, built once at import: the calendars, then what is taken (time blocks
+    and appointments together).
     """
     connection = session.connection()  # plain rows: no identity map needed for a read
     chosen = {"practice": practice_id, "providers": list(providers)}
@@ -254,11 +333,12 @@ def open_slots(
     }
     chosen["providers"] = sorted({c.provider_id for c in calendars})
     blocks: dict[tuple[str, str], list[Interval]] = defaultdict(list)
-    for block in connection.execute(_BLOCKS, {**chosen, **window}):
-        blocks[(block.provider_id, block.location_id)].append((block.start_at, block.end_at))
     busy: dict[str, list[Interval]] = defaultdict(list)
-    for appointment in connection.execute(_BUSY, {**chosen, **window}):
-        busy[appointment.provider_id].append((appointment.start_at, appointment.end_at))
+    for row in connection.execute(_TAKEN, {**chosen, **window}):
+        if row.location_id is None:
+            busy[row.provider_id].append((utc(row.start_at), utc(row.end_at)))
+        else:
+            blocks[(row.provider_id, row.location_id)].append((utc(row.start_at), utc(row.end_at)))
 
     slots: list[Slot] = []
     calendars.sort(key=lambda c: (c.provider_id, c.location_id))

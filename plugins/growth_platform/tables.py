@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,11 @@ class Calendar(Base):
     days: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(128))
+
+    @property
+    def days_json(self) -> str:
+        """``days`` as canonical JSON (slot computation keys its caches on it)."""
+        return json.dumps(self.days, sort_keys=True, separators=(",", ":"))
 
 
 class TimeBlock(Base):
