@@ -17,6 +17,7 @@ import pytest
 __all__ = [
     "fresh_schema_url",
     "postgres_schema_url",
+    "postgres_url",
     "redis_url",
     "require_services",
     "unavailable",
@@ -62,9 +63,8 @@ def fresh_schema_url(base_url: str) -> Iterator[str]:
         engine.dispose()
 
 
-@contextmanager
-def postgres_schema_url() -> Iterator[str]:
-    """:func:`fresh_schema_url` on the test server, skipping (or failing) if it is absent."""
+def postgres_url() -> str:
+    """The test server's URL, after checking it answers (else skip, or fail)."""
     import sqlalchemy as sa
 
     probe = sa.create_engine(_pg_driver_url(POSTGRES_URL))
@@ -75,7 +75,13 @@ def postgres_schema_url() -> Iterator[str]:
         unavailable("PostgreSQL", type(exc).__name__)
     finally:
         probe.dispose()
-    with fresh_schema_url(POSTGRES_URL) as url:
+    return POSTGRES_URL
+
+
+@contextmanager
+def postgres_schema_url() -> Iterator[str]:
+    """:func:`fresh_schema_url` on the test server, skipping (or failing) if it is absent."""
+    with fresh_schema_url(postgres_url()) as url:
         yield url
 
 

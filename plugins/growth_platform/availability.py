@@ -32,14 +32,15 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect
 
-from integration_core.clock import utc
 from integration_core.records import ACTIVE_STATUSES, Appointment
+from integration_core.store.sql import epoch_seconds
 from plugins.growth_platform.config import WEEKDAYS, clock_minutes
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
 __all__ = ["CalendarData", "Slot", "Taken", "calendar_slots", "open_slots", "wall_clock_slots"]
 
-Interval = tuple[datetime, datetime]
+Interval = tuple[int, int]
+"""[start, end) in POSIX seconds."""
 _EPOCH = date(1970, 1, 1).toordinal()
 _FIXED_ZONES: dict[int, timezone] = {}
 
@@ -69,7 +70,7 @@ class Taken:
 
     def __init__(self, intervals: Iterable[Interval]) -> None:
         merged: list[list[int]] = []
-        for start, end in sorted((int(a.timestamp()), int(b.timestamp())) for a, b in intervals):
+        for start, end in sorted(intervals):
             if merged and start <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], end)
             else:
@@ -279,7 +280,10 @@ _CALENDARS = select(
 # A calendar's own blocks, and its provider's appointments at every location (no location).
 _TAKEN: CompoundSelect[Any] = union_all(
     select(
-        TimeBlock.provider_id, TimeBlock.location_id, TimeBlock.start_at, TimeBlock.end_at
+        TimeBlock.provider_id,
+        TimeBlock.location_id,
+        epoch_seconds(TimeBlock.start_at).label("start"),
+        epoch_seconds(TimeBlock.end_at).label("end"),
     ).where(
         TimeBlock.practice_id == bindparam("practice"),
         TimeBlock.provider_id.in_(bindparam("providers", expanding=True)),
@@ -289,8 +293,8 @@ _TAKEN: CompoundSelect[Any] = union_all(
     select(
         Appointment.provider_id,
         null().label("location_id"),
-        Appointment.start_at,
-        Appointment.end_at,
+        epoch_seconds(Appointment.start_at).label("start"),
+        epoch_seconds(Appointment.end_at).label("end"),
     ).where(
         Appointment.practice_id == bindparam("practice"),
         Appointment.provider_id.in_(bindparam("providers", expanding=True)),
@@ -334,11 +338,13 @@ def open_slots(
     chosen["providers"] = sorted({c.provider_id for c in calendars})
     blocks: dict[tuple[str, str], list[Interval]] = defaultdict(list)
     busy: dict[str, list[Interval]] = defaultdict(list)
-    for row in connection.execute(_TAKEN, {**chosen, **window}):
-        if row.location_id is None:
-            busy[row.provider_id].append((utc(row.start_at), utc(row.end_at)))
+    for provider_id, location_id, start, end in connection.execute(
+        _TAKEN, {**chosen, **window}
+    ).all():
+        if location_id is None:
+            busy[provider_id].append((start, end))
         else:
-            blocks[(row.provider_id, row.location_id)].append((utc(row.start_at), utc(row.end_at)))
+            blocks[(provider_id, location_id)].append((start, end))
 
     slots: list[Slot] = []
     calendars.sort(key=lambda c: (c.provider_id, c.location_id))

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from integration_core.http.app import create_app
+from plugins.growth_platform.widget import SlotList
 
 WEEKDAYS_9_TO_5_WITH_LUNCH = {
     day: {"enabled": True, "ranges": [["09:00", "12:00"], ["13:00", "17:00"]]}
@@ -119,6 +120,7 @@ def client(runtime):
 def slots(client, **params: Any) -> list[dict[str, Any]]:
     response = client.get("/v1/practices/acme/widget/slots", params=params)
     assert response.status_code == 200, response.text
+    SlotList.model_validate_json(response.text)  # the documented response model holds
     return list(response.json()["slots"])
 
 

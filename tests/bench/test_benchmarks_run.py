@@ -1,0 +1,35 @@
+"""The benchmarks run in CI at a small size, so they cannot rot (their figures are not judged
+here: timing targets live in the benchmarks' own output)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integration_core.testing.services import postgres_url
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.availability", "--small", "--postgres-url", postgres_url()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for label in ("SQLite", "PostgreSQL"):
+        assert f"== {label}: 10 providers, 2 locations" in out
+    assert len(re.findall(r"p95 ratio endpoint/control: \d+\.\d\d", out)) == 2
+    statements = [int(n) for n in re.findall(r"SQL statements per request: (\d+)", out)]
+    assert statements == [3, 2]  # SQLite counts its BEGIN; two queries either way
+    assert out.count("30-day view (all)") == 2
