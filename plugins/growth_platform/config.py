@@ -10,15 +10,22 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from integration_core.errors import ConfigError
 from integration_core.settings import Settings, plugin_config
 
 __all__ = [
     "WEEKDAYS",
-    "CalendarSeed",
-    "DaySeed",
+    "CalendarPattern",
+    "DayPattern",
     "GrowthSettings",
     "PracticeGrowthSettings",
     "ReasonSettings",
@@ -51,26 +58,26 @@ class ReasonSettings(_Section):
     virtual: bool = Field(default=False, description="may be booked as a virtual visit")
 
 
-class DaySeed(_Section):
-    enabled: bool = True
-    ranges: list[tuple[str, str]] = Field(default=[], description="[[start, end], …] as HH:MM")
-
-    @field_validator("ranges")
-    @classmethod
-    def _times(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        for start, end in value:
-            if clock_minutes(start) >= clock_minutes(end):
-                raise ValueError(f"range {start}-{end} ends before it starts")
-        return value
+class DayPattern(_Section):
+    enabled: bool = Field(
+        default=True, description="the weekday toggle: off removes the day from the widget"
+    )
+    ranges: list[tuple[str, str]] = Field(
+        default=[],
+        description='available ranges as [["09:00", "12:00"], …] (breaks between); none: all day',
+    )
 
 
-class CalendarSeed(_Section):
-    slot_minutes: int = Field(default=30, ge=5, le=240)
-    day_start: str = "08:00"
-    day_end: str = "17:00"
+class CalendarPattern(_Section):
+    """When a provider takes online bookings at a location: the shape of a config seed and of
+    the staff API alike."""
+
+    slot_minutes: int = Field(default=30, ge=5, le=240, description="length of one slot")
+    day_start: str = Field(default="08:00", description="start of the provider's day, HH:MM")
+    day_end: str = Field(default="17:00", description="end of the provider's day, HH:MM")
     min_notice_minutes: int = Field(default=120, ge=0, le=60 * 24 * 30)
     horizon_days: int = Field(default=60, ge=1, le=365)
-    days: dict[str, DaySeed] = {}
+    days: dict[str, DayPattern] = Field(default={}, description="mon … sun; a missing day is off")
 
     @field_validator("day_start", "day_end")
     @classmethod
@@ -80,11 +87,25 @@ class CalendarSeed(_Section):
 
     @field_validator("days")
     @classmethod
-    def _weekdays(cls, value: dict[str, DaySeed]) -> dict[str, DaySeed]:
-        unknown = set(value) - set(WEEKDAYS)
+    def _days_fit(cls, days: dict[str, DayPattern], info: ValidationInfo) -> dict[str, DayPattern]:
+        if "day_start" not in info.data or "day_end" not in info.data:
+            return days  # their own errors are reported
+        start, end = clock_minutes(info.data["day_start"]), clock_minutes(info.data["day_end"])
+        if start >= end:
+            raise ValueError("day_end must be after day_start")
+        unknown = set(days) - set(WEEKDAYS)
         if unknown:
             raise ValueError(f"unknown weekday(s) {sorted(unknown)}; use {', '.join(WEEKDAYS)}")
-        return value
+        for name, day in days.items():
+            spans = sorted((clock_minutes(a), clock_minutes(b)) for a, b in day.ranges)
+            for index, (a, b) in enumerate(spans):
+                if a >= b:
+                    raise ValueError(f"{name}: a range ends before it starts")
+                if a < start or b > end:
+                    raise ValueError(f"{name}: ranges must lie within day_start..day_end")
+                if index + 1 < len(spans) and spans[index + 1][0] < b:
+                    raise ValueError(f"{name}: ranges overlap")
+        return days
 
 
 class PracticeGrowthSettings(_Section):
@@ -92,7 +113,7 @@ class PracticeGrowthSettings(_Section):
     policy_version: str = Field(default="1", min_length=1, max_length=32)
     cors_origins: list[str] = []
     reasons: dict[str, ReasonSettings] = {}
-    calendars: dict[str, dict[str, CalendarSeed]] = Field(
+    calendars: dict[str, dict[str, CalendarPattern]] = Field(
         default={}, description="seed calendars: calendars.<provider>.<location>"
     )
 

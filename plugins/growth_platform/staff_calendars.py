@@ -17,7 +17,8 @@ from integration_core.runtime import Runtime
 from integration_core.settings import PracticeSettings
 from integration_core.store import new_id
 from plugins.growth_platform.availability import wall_clock_slots
-from plugins.growth_platform.calendars import CalendarBody, CalendarView, apply, view
+from plugins.growth_platform.calendars import CalendarView, apply, view
+from plugins.growth_platform.config import CalendarPattern
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
 __all__ = ["router"]
@@ -117,7 +118,7 @@ def get_calendar(provider: str, location: str, request: Request, staff: Staff) -
 
 @router.put("/{provider}/{location}", response_model=CalendarView)
 def put_calendar(
-    provider: str, location: str, body: CalendarBody, request: Request, staff: Staff
+    provider: str, location: str, body: CalendarPattern, request: Request, staff: Staff
 ) -> CalendarView:
     """Create or replace the calendar; the widget shows the change at once."""
     runtime = get_runtime(request)

@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
-from tests.e2e.test_scaled_out import CONFIG, ROOT, free_port, wait_until
+from tests.e2e.test_scaled_out import CONFIG, ROOT, free_port, wait_until, wait_until_ready
 
 
 def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path: Path):
@@ -39,14 +39,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
     db = Database(database_url)
     base = f"http://127.0.0.1:{port}"
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(ready, 60, "practice-sync run to be ready")
+        wait_until_ready(base)
         started = time.monotonic()
         response = httpx.post(
             f"{base}/v1/practices/acme/test-events",

@@ -73,6 +73,16 @@ def wait_until(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def wait_until_ready(base: str) -> None:
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(ready, 60, f"{base} to be ready")
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_a_separate_worker_completes_what_a_separate_server_emitted(environment, tmp_path):
@@ -91,14 +101,7 @@ def test_a_separate_worker_completes_what_a_separate_server_emitted(environment,
     ]
     db = Database(environment["PRACTICE_SYNC_DATABASE_URL"])
     try:
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until(ready, 60, "the server to be ready")
+        wait_until_ready(base)
         response = httpx.post(
             f"{base}/v1/practices/acme/test-events",
             json={"count": 25},
