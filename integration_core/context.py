@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,10 @@ from integration_core.events import LifecycleEvent
 from integration_core.settings import PracticeSettings, Settings
 
 if TYPE_CHECKING:
+    from integration_core.ehr.adapters import EHRAdapters
     from integration_core.outbox import Outbox
+    from integration_core.registries import Registry
+    from integration_core.store import Database
 
 __all__ = ["HookContext", "idempotency_key"]
 
@@ -41,6 +44,12 @@ class HookContext:
     settings: Settings
     clock: Clock
     outbox: Outbox
+    db: Database
+    """For a step that must commit on its own, before the delivery ends (a decision a
+    retry must not re-take)."""
+    ehr: EHRAdapters
+    channels: Registry[Any]
+    """Notification channel factories contributed through ``register_channels``."""
 
     @property
     def practice(self) -> PracticeSettings:

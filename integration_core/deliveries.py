@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 
 from integration_core.clock import Clock
 from integration_core.context import HookContext
+from integration_core.ehr.adapters import EHRAdapters
 from integration_core.errors import PermanentError, error_code
 from integration_core.events import DeliveryDeadEvent, event_type
 from integration_core.outbox import Outbox
+from integration_core.registries import Registry
 from integration_core.settings import Settings
 from integration_core.store import Database, Delivery, DeliveryStatus, Event, new_id
 
@@ -53,6 +55,8 @@ class DeliveryRunner:
         settings: Settings,
         clock: Clock,
         outbox: Outbox,
+        ehr: EHRAdapters,
+        channels: Registry[Any],
         *,
         rng: random.Random | None = None,
     ) -> None:
@@ -61,6 +65,8 @@ class DeliveryRunner:
         self.settings = settings
         self.clock = clock
         self.outbox = outbox
+        self.ehr = ehr
+        self.channels = channels
         self.rng = rng or random.Random()
         self._callers: dict[tuple[str, str], Any] = {}
 
@@ -156,6 +162,9 @@ class DeliveryRunner:
             settings=self.settings,
             clock=self.clock,
             outbox=self.outbox,
+            db=self.db,
+            ehr=self.ehr,
+            channels=self.channels,
         )
         self._caller(delivery.hook, delivery.plugin)(event=event, ctx=ctx)
 

@@ -16,6 +16,7 @@ import dramatiq
 from integration_core.broker import DramatiqDispatcher, build_broker
 from integration_core.clock import Clock, SystemClock
 from integration_core.deliveries import DeliveryRunner
+from integration_core.ehr.adapters import EHRAdapters
 from integration_core.outbox import Dispatcher, Outbox
 from integration_core.plugins import get_plugin_manager
 from integration_core.registries import Registry
@@ -46,14 +47,17 @@ class Runtime:
         self.broker = build_broker(settings.broker)
         self.dramatiq = DramatiqDispatcher(self.broker, settings.broker.queue, self._handle_message)
         self.outbox = Outbox(self.db, self.pm, self.clock, dispatcher or self.dramatiq)
-        self.runner = DeliveryRunner(self.db, self.pm, settings, self.clock, self.outbox)
+        adapter_registry: Registry[Any] = Registry("EHR adapter")
+        self.pm.hook.register_ehr_adapters(registry=adapter_registry, settings=settings)
+        self.ehr = EHRAdapters(adapter_registry, settings)
+        self.channels: Registry[Any] = Registry("channel")
+        self.pm.hook.register_channels(registry=self.channels, settings=settings)
+        self.runner = DeliveryRunner(
+            self.db, self.pm, settings, self.clock, self.outbox, self.ehr, self.channels
+        )
         self._worker: dramatiq.Worker | None = None
         self._scheduler_stop = threading.Event()
         self._scheduler_thread: threading.Thread | None = None
-        self.ehr_adapters: Registry[Any] = Registry("EHR adapter")
-        self.channels: Registry[Any] = Registry("channel")
-        self.pm.hook.register_ehr_adapters(registry=self.ehr_adapters, settings=settings)
-        self.pm.hook.register_channels(registry=self.channels, settings=settings)
 
     def migrate(self) -> None:
         """Bring the schema up to date, then let plugins import their seed data."""
@@ -108,4 +112,5 @@ class Runtime:
         self.stop_scheduler()
         self.stop_worker()
         self.broker.close()
+        self.ehr.close()
         self.db.dispose()

@@ -1,0 +1,52 @@
+"""Choosing each practice's EHR adapter from the ``register_ehr_adapters`` registry."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from integration_core.ehr.protocol import EHRAdapter
+from integration_core.errors import ConfigError
+from integration_core.registries import Registry
+from integration_core.settings import Settings
+
+__all__ = ["AdapterFactory", "EHRAdapters"]
+
+AdapterFactory = Callable[[str, Settings], EHRAdapter]
+"""``factory(practice_id, settings)`` → the adapter for that practice."""
+
+
+class EHRAdapters:
+    """One adapter per practice, built on first use and then shared (adapters are thread-safe)."""
+
+    def __init__(self, registry: Registry[Any], settings: Settings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self._built: dict[str, EHRAdapter] = {}
+        self._lock = threading.Lock()
+
+    def for_practice(self, practice_id: str) -> EHRAdapter:
+        with self._lock:
+            adapter = self._built.get(practice_id)
+            if adapter is None:
+                name = self.settings.practice(practice_id).ehr_adapter
+                if name is None:
+                    raise ConfigError(f"practices.{practice_id}.ehr_adapter: not set")
+                if name not in self.registry:
+                    known = ", ".join(self.registry.names()) or "none"
+                    raise ConfigError(
+                        f"practices.{practice_id}.ehr_adapter: no adapter {name!r} "
+                        f"(registered: {known})"
+                    )
+                adapter = self.registry.get(name)(practice_id, self.settings)
+                self._built[practice_id] = adapter
+            return adapter
+
+    def close(self) -> None:
+        with self._lock:
+            for adapter in self._built.values():
+                close = getattr(adapter, "close", None)
+                if close is not None:
+                    close()
+            self._built.clear()
