@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,17 +25,27 @@ from sqlalchemy.orm import Session
 from integration_core.clock import Clock
 from integration_core.context import HookContext
 from integration_core.ehr.adapters import EHRAdapters
-from integration_core.errors import PermanentError, error_code
-from integration_core.events import DeliveryDeadEvent, event_type
+from integration_core.errors import ConfigError, PermanentError, error_code
+from integration_core.events import DeliveryDeadEvent, LifecycleEvent, event_type
 from integration_core.outbox import Outbox
 from integration_core.registries import Registry
 from integration_core.settings import Settings
 from integration_core.store import Database, Delivery, DeliveryStatus, Event, new_id
 
-__all__ = ["DeliveryRunner", "LostClaim", "backoff_seconds"]
+__all__ = ["Claim", "DeliveryRunner", "LostClaim", "backoff_seconds"]
 
 log = logging.getLogger(__name__)
 MAX_ERROR_TEXT = 500
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    attempt: int
+    plugin: str
+    hook: str
+    event_id: str
+    event: LifecycleEvent
 
 
 class LostClaim(Exception):
@@ -72,8 +83,8 @@ class DeliveryRunner:
 
     # -- claiming -------------------------------------------------------------------------
 
-    def claim(self, delivery_id: str) -> tuple[str, int] | None:
-        """Take the delivery if it is due and free; returns (claim token, attempt) or None."""
+    def claim(self, delivery_id: str) -> Claim | None:
+        """Take the delivery if it is due and free, with what running it needs; else None."""
         now = self.clock.now()
         lease = timedelta(seconds=self.settings.broker.claim_lease_seconds)
         with self.db.transaction() as session:
@@ -110,7 +121,12 @@ class DeliveryRunner:
             )
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            return token, row.attempts + 1
+            stored = session.get(Event, row.event_id)
+            assert stored is not None
+            event = event_type(stored.kind).model_validate(
+                {**stored.payload, "practice_id": stored.practice_id}
+            )
+            return Claim(token, row.attempts + 1, row.plugin, row.hook, stored.id, event)
 
     # -- running --------------------------------------------------------------------------
 
@@ -119,10 +135,12 @@ class DeliveryRunner:
         claim = self.claim(delivery_id)
         if claim is None:
             return None
-        token, attempt = claim
+        token, attempt = claim.token, claim.attempt
         try:
+            # The session begins lazily: a hook may first commit steps of its own (ctx.db)
+            # before it touches the delivery's transaction (on SQLite, the write lock).
             with self.db.transaction() as session:
-                self._call_hook(session, delivery_id, attempt)
+                self._call_hook(session, claim)
                 finished = session.execute(
                     update(Delivery)
                     .where(Delivery.id == delivery_id, Delivery.claim_token == token)
@@ -146,18 +164,12 @@ class DeliveryRunner:
         log.info("delivery done", extra={"delivery_id": delivery_id, "attempt": attempt})
         return DeliveryStatus.DONE.value
 
-    def _call_hook(self, session: Session, delivery_id: str, attempt: int) -> None:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        stored = session.get(Event, delivery.event_id)
-        assert stored is not None
-        model = event_type(stored.kind)
-        event = model.model_validate({**stored.payload, "practice_id": stored.practice_id})
+    def _call_hook(self, session: Session, claim: Claim) -> None:
         ctx = HookContext(
-            event_id=stored.id,
-            plugin=delivery.plugin,
-            attempt=attempt,
-            practice_id=stored.practice_id,
+            event_id=claim.event_id,
+            plugin=claim.plugin,
+            attempt=claim.attempt,
+            practice_id=claim.event.practice_id,
             session=session,
             settings=self.settings,
             clock=self.clock,
@@ -166,7 +178,7 @@ class DeliveryRunner:
             ehr=self.ehr,
             channels=self.channels,
         )
-        self._caller(delivery.hook, delivery.plugin)(event=event, ctx=ctx)
+        self._caller(claim.hook, claim.plugin)(event=claim.event, ctx=ctx)
 
     def _caller(self, hook: str, plugin: str) -> Any:
         """A hook caller that reaches only ``plugin`` (never the whole fan-out at once)."""
@@ -196,7 +208,7 @@ class DeliveryRunner:
             next_at = now + timedelta(seconds=delay)
             out_of_window = next_at > row.retry_from + timedelta(seconds=retry.window_seconds)
             if (
-                isinstance(exc, PermanentError)
+                isinstance(exc, PermanentError | ConfigError)  # config needs a person, not time
                 or row.attempts >= retry.max_attempts
                 or out_of_window
             ):

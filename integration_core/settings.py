@@ -76,6 +76,7 @@ class LocationSettings(_Section):
     name: str
     time_zone: str = Field(description="IANA time zone the location's calendars are kept in")
     address: str = ""
+    ehr_id: str | None = Field(default=None, description="the location's id in the EHR")
 
     @field_validator("time_zone")
     @classmethod

@@ -43,6 +43,11 @@ class EHRAdapters:
                 self._built[practice_id] = adapter
             return adapter
 
+    def use(self, practice_id: str, adapter: EHRAdapter) -> None:
+        """Use ``adapter`` for the practice instead of building one (tests, embedding)."""
+        with self._lock:
+            self._built[practice_id] = adapter
+
     def close(self) -> None:
         with self._lock:
             for adapter in self._built.values():

@@ -12,9 +12,17 @@ from integration_core.store import Database
 from plugins.growth_platform import portal, staff_calendars, widget
 from plugins.growth_platform.calendars import seed_calendars
 from plugins.growth_platform.cors import PracticeCors
+from plugins.growth_platform.patients import on_request_sync_failed, on_request_synced
 from plugins.growth_platform.state import settings_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = [
+    "after_migrate",
+    "on_request_sync_failed",
+    "on_request_synced",
+    "register_routes",
+    "register_tables",
+]
 
 
 @hookimpl

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core.store import Base
 
-__all__ = ["Calendar", "TimeBlock"]
+__all__ = ["Calendar", "Patient", "TimeBlock"]
 
 
 class Calendar(Base):
@@ -60,3 +60,22 @@ class TimeBlock(Base):
     end_at: Mapped[datetime]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(128))
+
+
+class Patient(Base):
+    """The booking platform's own patient record (owns PHI). Records are never merged: a
+    request whose patient matched several EHR records gets a new one here too."""
+
+    __tablename__ = "gp_patients"
+    __table_args__ = (Index("ix_gp_patients_ehr", "practice_id", "ehr_patient_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(20))
+    ehr_patient_id: Mapped[str | None] = mapped_column(String(128))
+    excluded_from_surveys: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]

@@ -22,6 +22,9 @@ from tests.support.ledger import (
     ledger_count,
 )
 
+ENGINE_ONLY = {"blocked": ["ehr_sync"]}
+"""These tests watch the engine's own fan-out: no EHR sync joins in."""
+
 
 def emit_request(runtime: Runtime, n: int = 1) -> list[str]:
     ids = []
@@ -39,7 +42,7 @@ def statuses(runtime: Runtime) -> dict[tuple[str, str], str]:
 
 
 def test_event_and_deliveries_commit_with_the_change_or_not_at_all(ps_runtime_factory):
-    runtime = ps_runtime_factory(extra_plugins={"ledger": DatabaseLedger()})
+    runtime = ps_runtime_factory(extra_plugins={"ledger": DatabaseLedger()}, plugins=ENGINE_ONLY)
     with pytest.raises(RuntimeError), runtime.db.transaction() as session:
         runtime.outbox.emit(
             session, RequestEvent(practice_id="acme", request_id="r", appointment_id="a")
@@ -53,7 +56,8 @@ def test_event_and_deliveries_commit_with_the_change_or_not_at_all(ps_runtime_fa
 
 def test_one_delivery_per_implementing_plugin(ps_runtime_factory):
     runtime = ps_runtime_factory(
-        extra_plugins={"ledger": DatabaseLedger(), "recorder": HookRecorder()}
+        extra_plugins={"ledger": DatabaseLedger(), "recorder": HookRecorder()},
+        plugins=ENGINE_ONLY,
     )
     (event_id,) = emit_request(runtime)
     assert sorted(statuses(runtime)) == [
@@ -68,7 +72,9 @@ def test_dropped_broker_messages_are_recovered_by_the_sweeper_exactly_once(
     ps_runtime_factory, ps_clock
 ):
     dispatcher = QueueDispatcher(drop=True)
-    runtime = ps_runtime_factory(extra_plugins={"ledger": DatabaseLedger()}, dispatcher=dispatcher)
+    runtime = ps_runtime_factory(
+        extra_plugins={"ledger": DatabaseLedger()}, dispatcher=dispatcher, plugins=ENGINE_ONLY
+    )
     create_test_tables(runtime.db.engine)
     event_ids = emit_request(runtime, n=5)
     assert len(dispatcher.dropped) == 10  # ledger + activity, five events
@@ -106,7 +112,7 @@ def test_a_worker_killed_mid_flight_leaves_nothing_and_the_retry_has_the_only_ef
                 raise Killed
 
     runtime = ps_runtime_factory(
-        extra_plugins={"ledger": DiesOnce()}, plugins={"blocked": ["activity"]}
+        extra_plugins={"ledger": DiesOnce()}, plugins={"blocked": ["activity", "ehr_sync"]}
     )
     create_test_tables(runtime.db.engine)
     (event_id,) = emit_request(runtime)
@@ -131,7 +137,7 @@ def test_broker_messages_carry_ids_only(ps_database_url, ps_clock):
     """The real dramatiq stub broker: each message's only argument is a delivery id."""
     from integration_core.testing.pytest_plugin import build_settings
 
-    runtime = Runtime(build_settings(ps_database_url), clock=ps_clock)
+    runtime = Runtime(build_settings(ps_database_url, plugins=ENGINE_ONLY), clock=ps_clock)
     try:
         from integration_core.store.migrate import upgrade
 
@@ -157,7 +163,9 @@ def test_a_failing_plugin_does_not_stop_the_others_and_goes_dead_then_replays(
 ):
     failing = Failing()
     recorder = HookRecorder()
-    runtime = ps_runtime_factory(extra_plugins={"failing": failing, "recorder": recorder})
+    runtime = ps_runtime_factory(
+        extra_plugins={"failing": failing, "recorder": recorder}, plugins=ENGINE_ONLY
+    )
     (event_id,) = emit_request(runtime)
     drain(runtime)
     assert statuses(runtime)[(event_id, "recorder")] == "done"
@@ -195,7 +203,7 @@ def test_a_failing_plugin_does_not_stop_the_others_and_goes_dead_then_replays(
 
 def test_permanent_errors_go_dead_at_once(ps_runtime_factory):
     failing = Failing(permanent=True)
-    runtime = ps_runtime_factory(extra_plugins={"failing": failing})
+    runtime = ps_runtime_factory(extra_plugins={"failing": failing}, plugins=ENGINE_ONLY)
     (event_id,) = emit_request(runtime)
     drain(runtime)
     assert failing.calls == 1
@@ -209,7 +217,7 @@ def test_retries_back_off_and_stop_at_the_retry_window(ps_runtime_factory, ps_cl
     failing = Failing()
     runtime = ps_runtime_factory(
         extra_plugins={"failing": failing},
-        plugins={"blocked": ["activity"]},
+        plugins={"blocked": ["activity", "ehr_sync"]},
         retry={
             "max_attempts": 1000,
             "base_seconds": 60,
@@ -241,7 +249,7 @@ def test_the_same_delivery_twice_has_one_external_effect(ps_runtime_factory, ps_
     system = ExternalSystem()
     runtime = ps_runtime_factory(
         extra_plugins={"writer": ExternalWriter(system, fail_after_write=2)},
-        plugins={"blocked": ["activity"]},
+        plugins={"blocked": ["activity", "ehr_sync"]},
     )
     (event_id,) = emit_request(runtime)
     for _ in range(5):
@@ -256,7 +264,7 @@ def test_the_same_delivery_twice_has_one_external_effect(ps_runtime_factory, ps_
 def test_running_a_finished_delivery_again_does_nothing(ps_runtime_factory):
     recorder = HookRecorder()
     runtime = ps_runtime_factory(
-        extra_plugins={"recorder": recorder}, plugins={"blocked": ["activity"]}
+        extra_plugins={"recorder": recorder}, plugins={"blocked": ["activity", "ehr_sync"]}
     )
     emit_request(runtime)
     (delivery_id,) = runtime.outbox.dispatcher.sent

@@ -6,6 +6,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
 import integration_core.activity
+import integration_core.ehr.sync
 import integration_core.http.idempotency
 import integration_core.records  # noqa: F401  (the core's tables, for autogenerate)
 from integration_core.store.tables import Base, UTCDateTime

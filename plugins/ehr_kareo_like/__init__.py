@@ -1,0 +1,1 @@
+"""The Kareo-like EHR: its adapter, and a sandbox server with its own database."""

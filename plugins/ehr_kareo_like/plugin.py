@@ -1,0 +1,83 @@
+"""The Kareo-like EHR plugin: registers its adapter and the ``sandbox-ehr`` command."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import click
+
+from integration_core import hookimpl
+from integration_core.http.inprocess import InProcessTransport
+from integration_core.registries import Registry
+from integration_core.settings import Settings
+from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
+from plugins.ehr_kareo_like.config import INPROCESS, KareoPracticeSettings, load
+from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
+from plugins.ehr_kareo_like.sandbox.store import SandboxStore
+
+ADAPTER = "kareo_like"
+_sandboxes: dict[str, tuple[SandboxStore, InProcessTransport]] = {}
+_lock = threading.Lock()
+
+
+def inprocess_sandbox(database_url: str, api_key: str) -> tuple[SandboxStore, InProcessTransport]:
+    """The sandbox EHR for ``database_url``, served in this process (one per database)."""
+    with _lock:
+        if database_url not in _sandboxes:
+            store = SandboxStore(database_url)
+            _sandboxes[database_url] = (
+                store,
+                InProcessTransport(create_sandbox_app(store, api_key)),
+            )
+        return _sandboxes[database_url]
+
+
+def build_adapter(practice_id: str, settings: Settings) -> KareoLikeAdapter:
+    config = load(settings)
+    practice = config.practices.get(practice_id) or KareoPracticeSettings()
+    api_key = (practice.api_key or config.sandbox.api_key).get_secret_value()
+    transport = None
+    base_url = practice.base_url
+    if base_url == INPROCESS:
+        _, transport = inprocess_sandbox(
+            config.sandbox.database_url, config.sandbox.api_key.get_secret_value()
+        )
+        base_url = "http://sandbox-ehr"
+    return KareoLikeAdapter(
+        base_url,
+        api_key,
+        transport=transport,
+        timeout_seconds=practice.timeout_seconds,
+        transient_retries=practice.transient_retries,
+    )
+
+
+@hookimpl
+def register_ehr_adapters(registry: Registry[Any], settings: Settings) -> None:
+    registry.add(ADAPTER, build_adapter)
+
+
+@click.command("sandbox-ehr")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8500, show_default=True, type=int)
+@click.option("--database-url", default="sqlite:///sandbox-ehr.db", show_default=True)
+@click.option(
+    "--api-key",
+    envvar="PRACTICE_SYNC_SANDBOX_EHR_API_KEY",
+    default="sandbox-key",
+    show_default=True,
+)
+def sandbox_ehr(host: str, port: int, database_url: str, api_key: str) -> None:
+    """Run the Kareo-like sandbox EHR server on its own."""
+    import uvicorn
+
+    store = SandboxStore(database_url)
+    uvicorn.run(
+        create_sandbox_app(store, api_key), host=host, port=port, access_log=False, log_config=None
+    )
+
+
+@hookimpl
+def register_cli_commands(cli: click.Group) -> None:
+    cli.add_command(sandbox_ehr)

@@ -1,0 +1,321 @@
+"""The sandbox EHR's REST API (``/api/v1``), behind an ``X-API-Key`` header.
+
+Every create honours ``Idempotency-Key`` per endpoint: the same key with the same body returns
+the resource created the first time (stored, so it survives restarts); the same key with
+another body is a 422. Patient search takes its criteria in a POST body, so no patient data
+ends up in a URL or an access log. Like many EHR search endpoints it matches on date of birth
+and leaves name comparison to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration_core.http.errors import ApiError, install_error_handlers
+from plugins.ehr_kareo_like.sandbox.store import (
+    CommunicationSettings,
+    IdempotencyEntry,
+    OfficeHours,
+    PracticeSetting,
+    SandboxAppointment,
+    SandboxPatient,
+    SandboxStore,
+    VisitReason,
+    new_sandbox_id,
+    now,
+)
+
+__all__ = ["create_sandbox_app"]
+
+
+class PatientSearch(BaseModel):
+    first_name: str
+    last_name: str
+    date_of_birth: date
+
+
+class PatientIn(BaseModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date
+    sex: str = Field(max_length=16)
+    email: str = Field(max_length=254)
+    phone: str = Field(max_length=20)
+
+
+class PatientOut(PatientIn):
+    id: str
+
+
+class PatientList(BaseModel):
+    patients: list[PatientOut]
+
+
+class AppointmentIn(BaseModel):
+    patient_id: str
+    provider_id: str
+    location_id: str
+    start: AwareDatetime
+    duration_minutes: int = Field(ge=5, le=480)
+    appointment_type: Literal["In Person", "Telehealth"]
+    patient_note: str = Field(default="", max_length=4000)
+    insurance_carrier: str | None = None
+    insurance_member_id: str | None = None
+    insurance_group: str | None = None
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    patient_id: str
+    provider_id: str
+    location_id: str
+    start: datetime
+    end: datetime
+    status: str
+    appointment_type: str
+    visit_reason_id: int | None
+
+
+class VisitReasonOut(BaseModel):
+    id: int
+    name: str
+    duration_minutes: int
+    color: str
+
+
+class OfficeHoursOut(BaseModel):
+    weekday: int
+    start: str
+    end: str
+
+
+class CommunicationsOut(BaseModel):
+    provider_id: str
+    enabled: bool
+    reminder_offsets_minutes: list[int]
+    channels: list[str]
+
+
+class PracticeSettingsOut(BaseModel):
+    surveys_enabled: bool
+    online_scheduler_enabled: bool
+    provider_profiles_published: bool
+    online_presence_enabled: bool
+    intake_forms_enabled: bool
+
+
+def _patient_out(row: SandboxPatient) -> PatientOut:
+    return PatientOut(
+        id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        sex=row.sex,
+        email=row.email,
+        phone=row.phone,
+    )
+
+
+def _appointment_out(row: SandboxAppointment) -> AppointmentOut:
+    return AppointmentOut(
+        id=row.id,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        location_id=row.location_id,
+        start=row.start_at,
+        end=row.end_at,
+        status=row.status,
+        appointment_type=row.appointment_type,
+        visit_reason_id=row.visit_reason_id,
+    )
+
+
+def _earlier(session: Session, endpoint: str, key: str | None, body: BaseModel) -> str | None:
+    """The resource an earlier call with this key created, if any (422 if the body differs)."""
+    if key is None:
+        return None
+    entry = session.get(IdempotencyEntry, (endpoint, key))
+    if entry is None:
+        return None
+    if entry.body_hash != _digest(body):
+        raise ApiError(422, "idempotency_key_reused", "Key already used with another body.")
+    return entry.resource_id
+
+
+def _digest(body: BaseModel) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def _remember(
+    session: Session, endpoint: str, key: str | None, body: BaseModel, resource: str
+) -> None:
+    if key is not None:
+        session.add(
+            IdempotencyEntry(
+                endpoint=endpoint,
+                key=key,
+                body_hash=_digest(body),
+                resource_id=resource,
+                created_at=now(),
+            )
+        )
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
+    """The sandbox EHR as an ASGI app (run standalone, or mounted in-process)."""
+
+    def authorised(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
+            raise ApiError(401, "unauthorized", "A valid X-API-Key is required.")
+
+    router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorised)])
+
+    @router.post("/patients/search", response_model=PatientList)
+    def search_patients(query: PatientSearch) -> PatientList:
+        with store.transaction() as session:
+            rows = session.scalars(
+                select(SandboxPatient).where(
+                    SandboxPatient.date_of_birth == query.date_of_birth, SandboxPatient.active
+                )
+            ).all()
+        return PatientList(patients=[_patient_out(row) for row in rows])
+
+    @router.post("/patients", response_model=PatientOut, status_code=201)
+    def create_patient(body: PatientIn, key: IdempotencyKey = None) -> PatientOut | JSONResponse:
+        with store.transaction() as session:
+            earlier = _earlier(session, "patients", key, body)
+            if earlier is not None:
+                row = session.get(SandboxPatient, earlier)
+                assert row is not None
+                return JSONResponse(_patient_out(row).model_dump(mode="json"), status_code=200)
+            row = SandboxPatient(id=new_sandbox_id("PAT"), created_at=now(), **body.model_dump())
+            session.add(row)
+            _remember(session, "patients", key, body, row.id)
+        return _patient_out(row)
+
+    @router.get("/patients/{patient_id}", response_model=PatientOut)
+    def read_patient(patient_id: str) -> PatientOut:
+        with store.transaction() as session:
+            row = session.get(SandboxPatient, patient_id)
+        if row is None:
+            raise ApiError(404, "not_found", "No such patient.")
+        return _patient_out(row)
+
+    @router.post("/appointments", response_model=AppointmentOut, status_code=201)
+    def create_appointment(
+        body: AppointmentIn, key: IdempotencyKey = None
+    ) -> AppointmentOut | JSONResponse:
+        with store.transaction() as session:
+            earlier = _earlier(session, "appointments", key, body)
+            if earlier is not None:
+                row = session.get(SandboxAppointment, earlier)
+                assert row is not None
+                return JSONResponse(_appointment_out(row).model_dump(mode="json"), status_code=200)
+            if session.get(SandboxPatient, body.patient_id) is None:
+                raise ApiError(
+                    422,
+                    "invalid_request",
+                    "Unknown patient.",
+                    fields={"patient_id": "no such patient"},
+                )
+            stamp = now()
+            row = SandboxAppointment(
+                id=new_sandbox_id("APT"),
+                patient_id=body.patient_id,
+                provider_id=body.provider_id,
+                location_id=body.location_id,
+                start_at=body.start,
+                end_at=body.start + timedelta(minutes=body.duration_minutes),
+                status="Tentative",
+                appointment_type=body.appointment_type,
+                visit_reason_id=None,
+                patient_note=body.patient_note,
+                insurance_carrier=body.insurance_carrier,
+                insurance_member_id=body.insurance_member_id,
+                insurance_group=body.insurance_group,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+            session.add(row)
+            _remember(session, "appointments", key, body, row.id)
+        return _appointment_out(row)
+
+    @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
+    def read_appointment(appointment_id: str) -> AppointmentOut:
+        with store.transaction() as session:
+            row = session.get(SandboxAppointment, appointment_id)
+        if row is None:
+            raise ApiError(404, "not_found", "No such appointment.")
+        return _appointment_out(row)
+
+    @router.get("/visit-reasons", response_model=list[VisitReasonOut])
+    def visit_reasons() -> list[VisitReasonOut]:
+        with store.transaction() as session:
+            rows = session.scalars(select(VisitReason).order_by(VisitReason.id)).all()
+        return [
+            VisitReasonOut(id=r.id, name=r.name, duration_minutes=r.duration_minutes, color=r.color)
+            for r in rows
+        ]
+
+    @router.get("/providers/{provider_id}/office-hours", response_model=list[OfficeHoursOut])
+    def office_hours(provider_id: str) -> list[OfficeHoursOut]:
+        with store.transaction() as session:
+            rows = session.scalars(
+                select(OfficeHours)
+                .where(OfficeHours.provider_id == provider_id)
+                .order_by(OfficeHours.weekday)
+            ).all()
+        return [OfficeHoursOut(weekday=r.weekday, start=r.start, end=r.end) for r in rows]
+
+    @router.get("/providers/{provider_id}/patient-communications", response_model=CommunicationsOut)
+    def communications(provider_id: str) -> CommunicationsOut:
+        with store.transaction() as session:
+            row = session.get(CommunicationSettings, provider_id)
+        if row is None:  # the EHR's default cadence
+            return CommunicationsOut(
+                provider_id=provider_id,
+                enabled=True,
+                reminder_offsets_minutes=[4320, 1440, 120],
+                channels=["email", "sms"],
+            )
+        return CommunicationsOut(
+            provider_id=provider_id,
+            enabled=row.enabled,
+            reminder_offsets_minutes=list(row.reminders.get("offsets_minutes", [])),
+            channels=list(row.reminders.get("channels", [])),
+        )
+
+    @router.get("/practice-settings", response_model=PracticeSettingsOut)
+    def practice_settings() -> PracticeSettingsOut:
+        with store.transaction() as session:
+            row = session.get(PracticeSetting, 1)
+        assert row is not None
+        return PracticeSettingsOut(
+            surveys_enabled=row.surveys_enabled,
+            online_scheduler_enabled=row.online_scheduler_enabled,
+            provider_profiles_published=row.provider_profiles_published,
+            online_presence_enabled=row.online_presence_enabled,
+            intake_forms_enabled=row.intake_forms_enabled,
+        )
+
+    app = FastAPI(title="Kareo-like sandbox EHR", version="1")
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,188 @@
+"""The sandbox EHR's own database (any SQLAlchemy URL; SQLite by default).
+
+It is a separate system from practice-sync's store on purpose: nothing here is reachable
+except through the sandbox's REST API, as with a real EHR.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Integer, String, Text, create_engine, event, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from integration_core.store.tables import UTCDateTime
+
+__all__ = [
+    "CommunicationSettings",
+    "IdempotencyEntry",
+    "OfficeHours",
+    "PracticeSetting",
+    "SandboxAppointment",
+    "SandboxPatient",
+    "SandboxStore",
+    "VisitReason",
+]
+
+STATUSES = ("Tentative", "Confirmed", "Checked In", "Checked Out", "Cancelled")
+
+
+class SandboxBase(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, date: Date}
+
+
+class SandboxPatient(SandboxBase):
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    date_of_birth: Mapped[date] = mapped_column(index=True)
+    sex: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class SandboxAppointment(SandboxBase):
+    __tablename__ = "appointments"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(24), index=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    appointment_type: Mapped[str] = mapped_column(String(16))
+    """"In Person" or "Telehealth"."""
+    visit_reason_id: Mapped[int | None] = mapped_column(Integer)
+    patient_note: Mapped[str] = mapped_column(Text)
+    insurance_carrier: Mapped[str | None] = mapped_column(String(120))
+    insurance_member_id: Mapped[str | None] = mapped_column(String(64))
+    insurance_group: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class VisitReason(SandboxBase):
+    __tablename__ = "visit_reasons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    color: Mapped[str] = mapped_column(String(7))
+
+
+class OfficeHours(SandboxBase):
+    __tablename__ = "office_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(String(64), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start: Mapped[str] = mapped_column(String(5))
+    end: Mapped[str] = mapped_column(String(5))
+
+
+class CommunicationSettings(SandboxBase):
+    """A provider's patient-communication cadence: reminders before the appointment."""
+
+    __tablename__ = "patient_communications"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    reminders: Mapped[dict[str, Any]]
+    """``{"offsets_minutes": [4320, 1440, 120], "channels": ["email", "sms"]}``."""
+
+
+class PracticeSetting(SandboxBase):
+    """The practice-wide switches a go-live preflight reads."""
+
+    __tablename__ = "practice_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    surveys_enabled: Mapped[bool] = mapped_column(Boolean)
+    online_scheduler_enabled: Mapped[bool] = mapped_column(Boolean)
+    provider_profiles_published: Mapped[bool] = mapped_column(Boolean)
+    online_presence_enabled: Mapped[bool] = mapped_column(Boolean)
+    intake_forms_enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class IdempotencyEntry(SandboxBase):
+    """A create's key, per endpoint: the same key returns the same resource."""
+
+    __tablename__ = "idempotency_keys"
+
+    endpoint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime]
+
+
+DEFAULT_REASONS = [
+    (1, "New patient visit", 45, "#1f77b4"),
+    (2, "Follow-up", 20, "#2ca02c"),
+    (3, "Annual physical", 30, "#ff7f0e"),
+    (4, "Telehealth consult", 20, "#9467bd"),
+]
+
+
+class SandboxStore:
+    def __init__(self, url: str) -> None:
+        connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.engine = create_engine(url, connect_args=connect_args, hide_parameters=True)
+        if url.startswith("sqlite"):
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+        SandboxBase.metadata.create_all(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._seed()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def _seed(self) -> None:
+        with self.transaction() as session:
+            if session.scalar(select(VisitReason.id).limit(1)) is None:
+                for id_, name, minutes, color in DEFAULT_REASONS:
+                    session.add(
+                        VisitReason(id=id_, name=name, duration_minutes=minutes, color=color)
+                    )
+            if session.get(PracticeSetting, 1) is None:
+                session.add(
+                    PracticeSetting(
+                        id=1,
+                        surveys_enabled=False,
+                        online_scheduler_enabled=False,
+                        provider_profiles_published=False,
+                        online_presence_enabled=False,
+                        intake_forms_enabled=True,
+                    )
+                )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def new_sandbox_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(6).upper()}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,84 @@
+"""The booking platform follows the EHR sync: its own patient records and request states.
+
+After a request is synced, the platform attaches it to one of its patient records: the record
+already linked to the EHR patient when the EHR had exactly one match, a new record otherwise
+(no match, or several — records are never merged). A failed sync is shown to staff in Action
+Required with its reason; a later successful replay clears it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from integration_core import hookimpl, links
+from integration_core.booking import set_sync_state
+from integration_core.context import HookContext
+from integration_core.ehr.sync import SYSTEM as EHR
+from integration_core.errors import MissingRecord
+from integration_core.events import RequestSyncedEvent, RequestSyncFailedEvent
+from integration_core.records import AppointmentRequest, SyncState
+from integration_core.store import new_id
+from plugins.growth_platform.tables import Patient
+
+__all__ = ["SYSTEM", "on_request_sync_failed", "on_request_synced"]
+
+SYSTEM = "growth_platform"
+
+
+@hookimpl
+def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
+    session = ctx.session
+    request = session.get(AppointmentRequest, event.request_id)
+    if request is None:
+        raise MissingRecord("the request is gone")
+    linked = links.external_id(
+        session,
+        practice_id=ctx.practice_id,
+        entity="request_patient",
+        local=request.id,
+        system=SYSTEM,
+    )
+    if linked is None:
+        ehr_patient = links.external_id(
+            session,
+            practice_id=ctx.practice_id,
+            entity="request_patient",
+            local=request.id,
+            system=EHR,
+        )
+        patient = None
+        if event.match == "attached" and ehr_patient is not None:
+            patient = session.scalars(
+                select(Patient).where(
+                    Patient.practice_id == ctx.practice_id, Patient.ehr_patient_id == ehr_patient
+                )
+            ).first()
+        if patient is None:
+            patient = Patient(
+                id=new_id("pat_"),
+                practice_id=ctx.practice_id,
+                first_name=request.first_name,
+                last_name=request.last_name,
+                date_of_birth=request.date_of_birth,
+                email=request.email,
+                phone=request.phone,
+                ehr_patient_id=ehr_patient,
+                excluded_from_surveys=False,
+                created_at=ctx.clock.now(),
+            )
+            session.add(patient)
+        links.link(
+            session,
+            practice_id=ctx.practice_id,
+            entity="request_patient",
+            local=request.id,
+            system=SYSTEM,
+            external=patient.id,
+            now=ctx.clock.now(),
+        )
+    set_sync_state(session, request.id, SyncState.SYNCED)
+
+
+@hookimpl
+def on_request_sync_failed(event: RequestSyncFailedEvent, ctx: HookContext) -> None:
+    set_sync_state(ctx.session, event.request_id, SyncState.SYNC_FAILED, event.reason_code)

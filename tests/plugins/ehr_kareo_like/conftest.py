@@ -1,0 +1,111 @@
+"""The booking practice wired to the in-process Kareo-like sandbox, with fault injection."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from integration_core.http.app import create_app
+from integration_core.settings import RetrySettings
+from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
+from plugins.ehr_kareo_like.plugin import inprocess_sandbox
+from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
+from tests.conftest import drain
+from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
+
+API_KEY = "sandbox-key"
+
+
+class FaultyNetwork(httpx.BaseTransport):
+    """Between the adapter and the EHR: can be down, or lose a response after the EHR acted."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.lose_responses: list[str] = []
+        self.calls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(f"{request.method} {request.url.path}")
+        if self.down:
+            raise httpx.ConnectError("connection refused")
+        response = self.inner.handle_request(request)
+        path = request.url.path
+        if path in self.lose_responses:
+            self.lose_responses.remove(path)
+            raise httpx.ReadTimeout("the response never arrived")
+        return response
+
+
+def sync_overrides(sandbox_url: str) -> dict[str, Any]:
+    overrides = copy.deepcopy(booking_overrides())
+    overrides["practices"]["acme"]["ehr_adapter"] = "kareo_like"
+    overrides["retry"] = RetrySettings().model_dump()  # the production defaults: a 6-hour window
+    overrides["plugins"]["config"]["ehr_kareo_like"] = {
+        "sandbox": {"database_url": sandbox_url, "api_key": API_KEY},
+        "practices": {"acme": {"transient_retries": 0}},
+    }
+    return overrides
+
+
+@pytest.fixture
+def sandbox_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'sandbox-ehr.db'}"
+
+
+@pytest.fixture
+def ehr(sandbox_url: str) -> SandboxStore:
+    store, _ = inprocess_sandbox(sandbox_url, API_KEY)
+    return store
+
+
+@pytest.fixture
+def network(sandbox_url: str) -> FaultyNetwork:
+    _, transport = inprocess_sandbox(sandbox_url, API_KEY)
+    return FaultyNetwork(transport)
+
+
+@pytest.fixture
+def runtime(ps_runtime_factory, ps_clock, sandbox_url, network):
+    ps_clock.set(MONDAY_MORNING)
+    runtime = ps_runtime_factory(**sync_overrides(sandbox_url))
+    adapter = KareoLikeAdapter(
+        "http://sandbox-ehr", API_KEY, transport=network, transient_retries=0
+    )
+    runtime.ehr.use("acme", adapter)
+    return runtime
+
+
+@pytest.fixture
+def client(runtime):
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+
+
+def existing_patient(store: SandboxStore, first: str, last: str, dob: date) -> str:
+    with store.transaction() as session:
+        row = SandboxPatient(
+            id=f"PAT-SEED{len(first)}{len(last)}{dob.day}{session.query(SandboxPatient).count()}",
+            first_name=first,
+            last_name=last,
+            date_of_birth=dob,
+            sex="female",
+            email="on-file@example.com",
+            phone="+16175550100",
+            created_at=now(),
+        )
+        session.add(row)
+    return row.id
+
+
+def book_and_sync(client, runtime, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/v1/practices/acme/widget/requests", json=booking(**overrides))
+    assert response.status_code == 201, response.text
+    drain(runtime)
+    return dict(response.json())
