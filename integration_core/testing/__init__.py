@@ -8,6 +8,7 @@
 """
 
 from integration_core.testing.dispatch import QueueDispatcher
+from integration_core.testing.ehr_contract import EHRAdapterContract
 from integration_core.testing.recorder import HookCall, HookRecorder
 
-__all__ = ["HookCall", "HookRecorder", "QueueDispatcher"]
+__all__ = ["EHRAdapterContract", "HookCall", "HookRecorder", "QueueDispatcher"]

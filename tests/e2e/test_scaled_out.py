@@ -73,10 +73,10 @@ def wait_until(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_until_ready(base: str) -> None:
+def wait_until_ready(base: str, path: str = "/readyz") -> None:
     def ready() -> bool:
         try:
-            return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            return httpx.get(f"{base}{path}", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
