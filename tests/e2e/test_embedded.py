@@ -51,8 +51,8 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         def done() -> bool:
             with db.read() as session:
                 statuses = list(session.scalars(select(Delivery.status)))
-            # activity and the EHR sync (a no-op here: this practice has no EHR) per event
-            return len(statuses) == 20 and set(statuses) == {DeliveryStatus.DONE}
+            # activity, the EHR sync and notifications (no EHR, no recipients here) per event
+            return len(statuses) == 30 and set(statuses) == {DeliveryStatus.DONE}
 
         wait_until(done, 30, "the embedded workers")
         assert time.monotonic() - started < 30

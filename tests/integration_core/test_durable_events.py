@@ -22,8 +22,8 @@ from tests.support.ledger import (
     ledger_count,
 )
 
-ENGINE_ONLY = {"blocked": ["ehr_sync"]}
-"""These tests watch the engine's own fan-out: no EHR sync joins in."""
+ENGINE_ONLY = {"blocked": ["ehr_sync", "notifications"]}
+"""These tests watch the engine's own fan-out: no EHR sync or notification joins in."""
 
 
 def emit_request(runtime: Runtime, n: int = 1) -> list[str]:
@@ -112,7 +112,8 @@ def test_a_worker_killed_mid_flight_leaves_nothing_and_the_retry_has_the_only_ef
                 raise Killed
 
     runtime = ps_runtime_factory(
-        extra_plugins={"ledger": DiesOnce()}, plugins={"blocked": ["activity", "ehr_sync"]}
+        extra_plugins={"ledger": DiesOnce()},
+        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
     )
     create_test_tables(runtime.db.engine)
     (event_id,) = emit_request(runtime)
@@ -217,7 +218,7 @@ def test_retries_back_off_and_stop_at_the_retry_window(ps_runtime_factory, ps_cl
     failing = Failing()
     runtime = ps_runtime_factory(
         extra_plugins={"failing": failing},
-        plugins={"blocked": ["activity", "ehr_sync"]},
+        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
         retry={
             "max_attempts": 1000,
             "base_seconds": 60,
@@ -249,7 +250,7 @@ def test_the_same_delivery_twice_has_one_external_effect(ps_runtime_factory, ps_
     system = ExternalSystem()
     runtime = ps_runtime_factory(
         extra_plugins={"writer": ExternalWriter(system, fail_after_write=2)},
-        plugins={"blocked": ["activity", "ehr_sync"]},
+        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
     )
     (event_id,) = emit_request(runtime)
     for _ in range(5):
@@ -264,7 +265,8 @@ def test_the_same_delivery_twice_has_one_external_effect(ps_runtime_factory, ps_
 def test_running_a_finished_delivery_again_does_nothing(ps_runtime_factory):
     recorder = HookRecorder()
     runtime = ps_runtime_factory(
-        extra_plugins={"recorder": recorder}, plugins={"blocked": ["activity", "ehr_sync"]}
+        extra_plugins={"recorder": recorder},
+        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
     )
     emit_request(runtime)
     (delivery_id,) = runtime.outbox.dispatcher.sent

@@ -24,7 +24,10 @@ def test_built_in_plugins_come_from_entry_points():
 def test_the_block_list_removes_a_plugin():
     pm = get_plugin_manager(Settings(plugins={"blocked": ["activity"]}))
     assert not pm.has_plugin("activity")
-    assert [impl.plugin_name for impl in pm.hook.on_request.get_hookimpls()] == ["ehr_sync"]
+    assert {impl.plugin_name for impl in pm.hook.on_request.get_hookimpls()} == {
+        "ehr_sync",
+        "notifications",
+    }
 
 
 def test_modules_by_dotted_path_are_loaded_like_entry_points():

@@ -4,43 +4,18 @@ from __future__ import annotations
 
 import copy
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from integration_core.http.app import create_app
 from integration_core.settings import RetrySettings
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.plugin import inprocess_sandbox
 from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
 from tests.conftest import drain
+from tests.plugins.conftest import API_KEY
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
-
-API_KEY = "sandbox-key"
-
-
-class FaultyNetwork(httpx.BaseTransport):
-    """Between the adapter and the EHR: can be down, or lose a response after the EHR acted."""
-
-    def __init__(self, inner: httpx.BaseTransport) -> None:
-        self.inner = inner
-        self.down = False
-        self.lose_responses: list[str] = []
-        self.calls: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append(f"{request.method} {request.url.path}")
-        if self.down:
-            raise httpx.ConnectError("connection refused")
-        response = self.inner.handle_request(request)
-        path = request.url.path
-        if path in self.lose_responses:
-            self.lose_responses.remove(path)
-            raise httpx.ReadTimeout("the response never arrived")
-        return response
 
 
 def sync_overrides(sandbox_url: str) -> dict[str, Any]:
@@ -52,23 +27,6 @@ def sync_overrides(sandbox_url: str) -> dict[str, Any]:
         "practices": {"acme": {"transient_retries": 0}},
     }
     return overrides
-
-
-@pytest.fixture
-def sandbox_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'sandbox-ehr.db'}"
-
-
-@pytest.fixture
-def ehr(sandbox_url: str) -> SandboxStore:
-    store, _ = inprocess_sandbox(sandbox_url, API_KEY)
-    return store
-
-
-@pytest.fixture
-def network(sandbox_url: str) -> FaultyNetwork:
-    _, transport = inprocess_sandbox(sandbox_url, API_KEY)
-    return FaultyNetwork(transport)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Notifications: SMTP email, Twilio-compatible SMS, and a file channel for development."""

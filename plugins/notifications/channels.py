@@ -1,0 +1,122 @@
+"""The channels: each sends one message and returns the provider's message id.
+
+SMTP and most SMS gateways honour no idempotency key, so senders check the send ledger
+(:mod:`plugins.notifications.ledger`) first: a retried delivery does not resend what was
+already sent. Across a crash between sending and recording, a message can go out twice:
+channels are at-least-once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from integration_core.errors import ExternalRejected, ExternalTimeout, ExternalUnavailable
+from plugins.notifications.config import EmailSettings, SmsSettings
+
+__all__ = ["Channel", "EmailChannel", "FileChannel", "Message", "SmsChannel"]
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    body: str
+    subject: str | None = None
+    """Email only."""
+
+
+class Channel(Protocol):
+    def send(self, message: Message) -> str: ...
+
+
+class EmailChannel:
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+
+    def send(self, message: Message) -> str:
+        email = EmailMessage()
+        email["From"] = self.settings.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject or ""
+        email["Message-ID"] = f"<{secrets.token_hex(12)}@practice-sync>"
+        email.set_content(message.body)
+        try:
+            with smtplib.SMTP(
+                self.settings.host, self.settings.port, timeout=self.settings.timeout_seconds
+            ) as smtp:
+                if self.settings.starttls:
+                    smtp.starttls()
+                if self.settings.username and self.settings.password:
+                    smtp.login(self.settings.username, self.settings.password.get_secret_value())
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused:
+            raise ExternalRejected(
+                "the mail server refused the recipient", code="email_rejected"
+            ) from None
+        except TimeoutError:
+            raise ExternalTimeout("the mail server did not answer", code="email_timeout") from None
+        except (OSError, smtplib.SMTPException):
+            raise ExternalUnavailable(
+                "the mail server is unavailable", code="email_unavailable"
+            ) from None
+        return str(email["Message-ID"])
+
+
+class SmsChannel:
+    """A Twilio-compatible ``POST /2010-04-01/Accounts/{sid}/Messages.json``."""
+
+    def __init__(self, settings: SmsSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.client = httpx.Client(
+            base_url=settings.base_url.rstrip("/"),
+            auth=(settings.account_sid, settings.auth_token.get_secret_value()),
+            timeout=settings.timeout_seconds,
+            transport=transport,
+        )
+
+    def send(self, message: Message) -> str:
+        path = f"/2010-04-01/Accounts/{self.settings.account_sid}/Messages.json"
+        form = {"To": message.to, "From": self.settings.from_number, "Body": message.body}
+        try:
+            response = self.client.post(path, data=form)
+        except httpx.TimeoutException:
+            raise ExternalTimeout("the SMS gateway did not answer", code="sms_timeout") from None
+        except httpx.TransportError:
+            raise ExternalUnavailable(
+                "the SMS gateway is unavailable", code="sms_unavailable"
+            ) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise ExternalUnavailable(
+                f"the SMS gateway answered {response.status_code}", code="sms_unavailable"
+            )
+        if response.status_code >= 400:
+            raise ExternalRejected(
+                f"the SMS gateway refused the message ({response.status_code})", code="sms_rejected"
+            )
+        return str(response.json().get("sid", ""))
+
+
+class FileChannel:
+    """Development: one file per message in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: Message) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        message_id = secrets.token_hex(8)
+        kind = "email" if message.subject is not None else "sms"
+        safe_to = re.sub(r"[^A-Za-z0-9]+", "_", message.to)[:40]
+        lines = [f"To: {message.to}", f"Channel: {kind}"]
+        if message.subject is not None:
+            lines.append(f"Subject: {message.subject}")
+        path = self.folder / f"{kind}-{safe_to}-{message_id}.txt"
+        path.write_text("\n".join([*lines, "", message.body]) + "\n")
+        return message_id

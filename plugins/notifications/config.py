@@ -1,0 +1,53 @@
+"""Settings under ``plugins.config.notifications``.
+
+Secrets (the SMTP password, the SMS auth token) belong in the environment, e.g.
+``PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__SMS__AUTH_TOKEN``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from integration_core.settings import Settings, plugin_config
+
+__all__ = ["EmailSettings", "NotificationSettings", "PracticeNotifications", "SmsSettings", "load"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmailSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "practice-sync@localhost"
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class SmsSettings(_Section):
+    base_url: str = Field(description="the Twilio-compatible API, e.g. https://api.twilio.com")
+    account_sid: str
+    auth_token: SecretStr
+    from_number: str
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class PracticeNotifications(_Section):
+    alert_emails: list[str] = Field(default=[], description="staff who get new-request alerts")
+    alert_phones: list[str] = Field(default=[], description="staff who get PHI-free texts")
+    email_channel: str = Field(default="email", description="email, or file in development")
+    sms_channel: str = Field(default="sms", description="sms, or file in development")
+
+
+class NotificationSettings(_Section):
+    file_folder: str = Field(default="messages", description="where the file channel writes")
+    email: EmailSettings | None = None
+    sms: SmsSettings | None = None
+    practices: dict[str, PracticeNotifications] = {}
+
+
+def load(settings: Settings) -> NotificationSettings:
+    return plugin_config(settings, "notifications", NotificationSettings)

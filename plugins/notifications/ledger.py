@@ -1,0 +1,52 @@
+"""The send ledger: what was already sent, per (event, plugin, step, recipient) key.
+
+Each send is recorded in its own transaction right after the channel accepted it, so a retry
+of the delivery (another recipient failed, the worker died) skips what already went out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integration_core.context import HookContext
+from integration_core.store import Base
+from plugins.notifications.channels import Channel, Message
+
+__all__ = ["SentMessage", "send_once"]
+
+
+class SentMessage(Base):
+    __tablename__ = "notif_sent"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str] = mapped_column(String(64))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[datetime]
+
+
+def send_once(
+    ctx: HookContext, channel_name: str, channel: Channel, template: str, message: Message
+) -> bool:
+    """Send unless the ledger says it was sent; True if it was sent now."""
+    key = ctx.idempotency_key(f"{template}:{channel_name}:{message.to}")
+    with ctx.db.read() as session:
+        if session.get(SentMessage, key) is not None:
+            return False
+    provider_id = channel.send(message)
+    with ctx.db.transaction() as session:
+        session.merge(
+            SentMessage(
+                key=key,
+                practice_id=ctx.practice_id,
+                channel=channel_name,
+                template=template,
+                provider_message_id=provider_id,
+                sent_at=ctx.clock.now(),
+            )
+        )
+    return True
