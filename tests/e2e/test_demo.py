@@ -1,4 +1,4 @@
-"""The README's first command: the demo runs on the embedded default and reports from the store."""
+"""The README's first command: the demo runs on the embedded default and reports from the stores."""
 
 from __future__ import annotations
 
@@ -6,17 +6,25 @@ import subprocess
 import sys
 
 
-def test_demo_pushes_an_event_through_a_plugin(tmp_path):
+def test_demo_books_three_patients_into_the_ehr(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "integration_core", "demo", "--dir", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert any(
-        line.startswith("  delivery to activity.on_request: done after 1 attempt") for line in lines
-    )
-    assert any(" request subject=apt_" in line for line in lines)
-    assert (tmp_path / "demo.db").exists()
+    out = result.stdout
+    assert out.count(": HTTP 201") == 3
+    for match in ("new", "attached", "ambiguous"):
+        assert f"(match: {match}), appointment APT-" in out
+    assert out.count("is tentative, sync synced") == 3
+    assert out.count("we received your appointment request") == 3
+    assert out.count("new appointment request") == 3
+    assert (
+        out.count("sms   → +1617***0100: Demo Family Clinic:") == 3
+    )  # texts carry a count, no names
+    # Patients appear by initials only.
+    for name in ("Olivia", "Bennett", "Maria", "Garcia", "Sam Lee"):
+        assert name not in out.split("timeline, read back from the stores:")[1]
+    assert len(list((tmp_path / "messages").iterdir())) == 9

@@ -13,8 +13,7 @@ from integration_core.http.app import create_app
 from integration_core.settings import RetrySettings
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
-from tests.conftest import drain
-from tests.plugins.conftest import API_KEY
+from tests.conftest import API_KEY, drain
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
 
 

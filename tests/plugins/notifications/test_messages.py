@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 
 from integration_core.http.app import create_app
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from tests.conftest import drain
-from tests.plugins.conftest import API_KEY
+from tests.conftest import API_KEY, drain
 from tests.plugins.ehr_kareo_like.conftest import book_and_sync, sync_overrides
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING
 
