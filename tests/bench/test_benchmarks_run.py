@@ -33,3 +33,20 @@ def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
     statements = [int(n) for n in re.findall(r"SQL statements per request: (\d+)", out)]
     assert statements == [3, 2]  # SQLite counts its BEGIN; two queries either way
     assert out.count("30-day view (all)") == 2
+
+
+@pytest.mark.slow
+def test_pipeline_benchmark_runs_small():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.pipeline", "--small"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    rates = [float(n) for n in re.findall(r"(\d+\.\d) requests/s", out)]
+    assert len(rates) == 2 and all(rate > 0 for rate in rates)
+    assert re.search(r"ratio pipeline/inline: \d+\.\d\d", out)
+    assert re.search(r"request → tentative .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)

@@ -1,0 +1,307 @@
+"""Pipeline benchmark: the first slice with events and deliveries, against the same work inline.
+
+* pipeline — booking POSTs through the widget API; the request event fans out to the EHR sync,
+  notifications and the activity log on the in-process broker's worker threads; timed from the
+  first POST until every delivery is done.
+* inline — the same POST validation and storage, then the same adapter and channel calls made
+  directly: no events, no deliveries. The ratio pipeline/inline is the cost of durability.
+* latency — one request at a time on an idle system: from the request's commit to the
+  tentative appointment's commit inside the sandbox EHR.
+
+    python -m bench.pipeline [--requests 1000] [--small]
+
+Embedded default only (SQLite, in-process broker, sandbox EHR in process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from integration_core.booking import submit_request
+from integration_core.clock import SystemClock
+from integration_core.ehr.matching import decide
+from integration_core.ehr.protocol import NewAppointment, NewPatient, PatientQuery
+from integration_core.http.app import create_app
+from integration_core.http.inprocess import InProcessTransport
+from integration_core.records import AppointmentRequest
+from integration_core.runtime import Runtime
+from integration_core.settings import Settings
+from integration_core.store import Delivery, DeliveryStatus
+from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
+from plugins.growth_platform.forms import BookingBody, to_form
+from plugins.growth_platform.state import growth_settings
+from plugins.notifications.channels import FileChannel, Message
+
+PROVIDERS = [f"p{i:02d}" for i in range(1, 21)]
+EVERY_DAY = {
+    d: {"enabled": True, "ranges": [["00:00", "24:00"]]}
+    for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
+
+
+def settings(folder: Path, label: str) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{folder / f'{label}.db'}",
+        rate_limits={"per_client": "10000000/minute", "per_practice": "10000000/minute"},
+        logging={"level": "WARNING"},
+        practices={
+            "bench": {
+                "name": "Bench Clinic",
+                "ehr_adapter": "kareo_like",
+                "locations": {"main": {"name": "Main", "time_zone": "UTC"}},
+                "providers": {
+                    p: {"name": p, "ehr_id": p, "locations": ["main"]} for p in PROVIDERS
+                },
+            }
+        },
+        plugins={
+            "config": {
+                "growth_platform": {
+                    "practices": {
+                        "bench": {
+                            "reasons": {
+                                "visit": {
+                                    "name": "Visit",
+                                    "providers": PROVIDERS,
+                                    "locations": ["main"],
+                                }
+                            },
+                            "calendars": {
+                                p: {
+                                    "main": {
+                                        "slot_minutes": 15,
+                                        "min_notice_minutes": 0,
+                                        "horizon_days": 365,
+                                        "day_start": "00:00",
+                                        "day_end": "24:00",
+                                        "days": EVERY_DAY,
+                                    }
+                                }
+                                for p in PROVIDERS
+                            },
+                        }
+                    }
+                },
+                "ehr_kareo_like": {
+                    "sandbox": {"database_url": f"sqlite:///{folder / f'{label}-ehr.db'}"}
+                },
+                "notifications": {
+                    "file_folder": str(folder / f"{label}-messages"),
+                    "practices": {
+                        "bench": {
+                            "alert_emails": ["desk@bench.example"],
+                            "alert_phones": ["+16175550100"],
+                            "email_channel": "file",
+                            "sms_channel": "file",
+                        }
+                    },
+                },
+            }
+        },
+    )
+
+
+def bodies(count: int) -> list[dict[str, Any]]:
+    base = (datetime.now(UTC) + timedelta(days=2)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    out = []
+    for i in range(count):
+        start = base + timedelta(minutes=15 * (i // len(PROVIDERS)))
+        out.append(
+            {
+                "provider": PROVIDERS[i % len(PROVIDERS)],
+                "location": "main",
+                "reason": "visit",
+                "start": start.isoformat(),
+                "first_name": f"Bench{i}",
+                "last_name": "Patient",
+                "email": f"bench{i}@example.com",
+                "phone": "+16175550142",
+                "date_of_birth": "1980-01-01",
+                "sex": "other",
+                "privacy_consent": True,
+                "sms_consent": True,
+            }
+        )
+    return out
+
+
+def run_pipeline(folder: Path, count: int) -> float:
+    runtime = Runtime(settings(folder, "pipeline"), clock=SystemClock())
+    try:
+        runtime.migrate()
+        runtime.start_worker()
+        client = httpx.Client(
+            transport=InProcessTransport(create_app(runtime)), base_url="http://bench"
+        )
+        started = time.perf_counter()
+        for body in bodies(count):
+            response = client.post("/v1/practices/bench/widget/requests", json=body)
+            if response.status_code != 201:
+                raise RuntimeError(f"booking failed: {response.status_code} {response.text}")
+        while True:
+            with runtime.db.read() as session:
+                open_ = session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status != DeliveryStatus.DONE)
+                )
+            if not open_:
+                break
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        client.close()
+        return count / elapsed
+    finally:
+        runtime.close()
+
+
+class NoEvents:
+    """The inline path stores the request but emits nothing."""
+
+    def emit(self, session: Any, event: Any, **_: Any) -> str:
+        return ""
+
+
+def run_inline(folder: Path, count: int) -> float:
+    runtime = Runtime(settings(folder, "inline"), clock=SystemClock())
+    try:
+        runtime.migrate()
+        practice = runtime.settings.practice("bench")
+        growth = growth_settings(runtime).practices["bench"]
+        adapter = runtime.ehr.for_practice("bench")
+        channel = FileChannel(folder / "inline-messages")
+        started = time.perf_counter()
+        for i, raw in enumerate(bodies(count)):
+            body = BookingBody.model_validate(raw)
+            form = to_form(body, practice, growth, datetime.now(UTC).date(), {})
+            start = body.start.astimezone(UTC)
+            with runtime.db.transaction() as session:
+                submitted = submit_request(
+                    session,
+                    NoEvents(),
+                    practice_id="bench",
+                    provider_id=body.provider,
+                    location_id="main",  # type: ignore[arg-type]
+                    reason_id="visit",
+                    start=start,
+                    end=start + timedelta(minutes=15),
+                    virtual=False,
+                    form=form,
+                    now=datetime.now(UTC),
+                )
+            query = PatientQuery(
+                first_name=form.first_name,
+                last_name=form.last_name,
+                date_of_birth=form.date_of_birth,
+            )
+            decide(query, adapter.find_patients(query))
+            patient = adapter.create_patient(
+                NewPatient(
+                    first_name=form.first_name,
+                    last_name=form.last_name,
+                    date_of_birth=form.date_of_birth,
+                    sex=form.sex,
+                    email=form.email,
+                    phone=form.phone,
+                ),
+                idempotency_key=f"inline-p-{i}",
+            )
+            adapter.create_tentative_appointment(
+                NewAppointment(
+                    patient_id=patient.id,
+                    provider_id=body.provider,
+                    location_id="main",
+                    start=start,
+                    duration_minutes=15,
+                    telehealth=False,
+                    patient_note="Reason for visit: visit",
+                ),
+                idempotency_key=f"inline-a-{i}",
+            )
+            channel.send(
+                Message("desk@bench.example", f"request {submitted.request_id}", "new request")
+            )
+            channel.send(Message("+16175550100", "1 request waiting"))
+            channel.send(Message(form.email, "we received your request", "received"))
+        return count / (time.perf_counter() - started)
+    finally:
+        runtime.close()
+
+
+def run_latency(folder: Path, count: int) -> list[float]:
+    runtime = Runtime(settings(folder, "latency"), clock=SystemClock())
+    latencies = []
+    try:
+        runtime.migrate()
+        runtime.start_worker()
+        client = httpx.Client(
+            transport=InProcessTransport(create_app(runtime)), base_url="http://bench"
+        )
+        store = __import__(
+            "plugins.ehr_kareo_like.plugin", fromlist=["inprocess_sandbox"]
+        ).inprocess_sandbox(
+            runtime.settings.plugins.config["ehr_kareo_like"]["sandbox"]["database_url"],
+            "sandbox-key",
+        )[0]
+        for body in bodies(count):
+            answer = client.post("/v1/practices/bench/widget/requests", json=body).json()
+            while True:
+                with store.transaction() as session:
+                    created = session.scalar(select(func.max(SandboxAppointment.created_at)))
+                with runtime.db.read() as session:
+                    requested = session.get(AppointmentRequest, answer["request_id"])
+                if (
+                    created is not None
+                    and requested is not None
+                    and created >= requested.created_at
+                ):
+                    latencies.append((created - requested.created_at).total_seconds() * 1000)
+                    break
+                time.sleep(0.001)
+            time.sleep(0.05)  # idle between requests
+        client.close()
+    finally:
+        runtime.close()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--small", action="store_true", help="a quick run (as CI does)")
+    args = parser.parse_args()
+    count = 40 if args.small else args.requests
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        pipeline = run_pipeline(folder, count)
+        inline = run_inline(folder, count)
+        latency = run_latency(folder, 10 if args.small else 100)
+    q = statistics.quantiles(latency, n=100, method="inclusive")
+    print(
+        f"== embedded default (SQLite, in-process broker, sandbox EHR in process), {count} requests"
+    )
+    print(f"  pipeline  {pipeline:8.1f} requests/s   (POST until every delivery is done)")
+    print(
+        f"  inline    {inline:8.1f} requests/s   "
+        "(same validation, storage, adapter and channel calls)"
+    )
+    print(f"  ratio pipeline/inline: {pipeline / inline:.2f}   (target ≥ 0.5)")
+    print(
+        f"  request → tentative (one at a time, idle): p50 {q[49]:.1f} ms   "
+        f"p99 {q[98]:.1f} ms   (target p99 < 250 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
