@@ -16,7 +16,11 @@ Embedded default only (SQLite, in-process broker, sandbox EHR in process).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -48,9 +52,12 @@ EVERY_DAY = {
 }
 
 
-def settings(folder: Path, label: str) -> Settings:
+def settings(
+    folder: Path, label: str, database_url: str | None = None, broker_url: str = "stub://"
+) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{folder / f'{label}.db'}",
+        database_url=database_url or f"sqlite:///{folder / f'{label}.db'}",
+        broker={"url": broker_url, "queue": f"bench_{label}_{os.getpid()}"},
         rate_limits={"per_client": "10000000/minute", "per_practice": "10000000/minute"},
         logging={"level": "WARNING"},
         practices={
@@ -136,11 +143,37 @@ def bodies(count: int) -> list[dict[str, Any]]:
     return out
 
 
-def run_pipeline(folder: Path, count: int) -> float:
-    runtime = Runtime(settings(folder, "pipeline"), clock=SystemClock())
+def worker_process(config: Settings) -> subprocess.Popen[bytes]:
+    """``practice-sync worker`` in its own process, configured through the environment."""
+    env = {
+        **os.environ,
+        "PRACTICE_SYNC_DATABASE_URL": config.database_url,
+        "PRACTICE_SYNC_BROKER": config.broker.model_dump_json(),
+        "PRACTICE_SYNC_PRACTICES": json.dumps(
+            {k: v.model_dump(mode="json") for k, v in config.practices.items()}
+        ),
+        "PRACTICE_SYNC_PLUGINS": config.plugins.model_dump_json(),
+        "PRACTICE_SYNC_LOGGING__LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "integration_core", "worker"], env=env, stderr=subprocess.DEVNULL
+    )
+
+
+def run_pipeline(folder: Path, count: int, scaled: tuple[str, str] | None = None) -> float:
+    """Requests/s; ``scaled`` = (PostgreSQL URL, Redis URL) runs the worker as its own process."""
+    if scaled is None:
+        config = settings(folder, "pipeline")
+    else:
+        config = settings(folder, "scaled", database_url=scaled[0], broker_url=scaled[1])
+    runtime = Runtime(config, clock=SystemClock())
+    worker = None
     try:
         runtime.migrate()
-        runtime.start_worker()
+        if scaled is None:
+            runtime.start_worker()
+        else:
+            worker = worker_process(config)
         client = httpx.Client(
             transport=InProcessTransport(create_app(runtime)), base_url="http://bench"
         )
@@ -163,6 +196,9 @@ def run_pipeline(folder: Path, count: int) -> float:
         client.close()
         return count / elapsed
     finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
         runtime.close()
 
 
@@ -280,6 +316,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--small", action="store_true", help="a quick run (as CI does)")
+    parser.add_argument(
+        "--postgres-url", help="also run scaled out: PostgreSQL + Redis + a worker process"
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     count = 40 if args.small else args.requests
     with tempfile.TemporaryDirectory() as tmp:
@@ -301,6 +341,13 @@ def main() -> None:
         f"  request → tentative (one at a time, idle): p50 {q[49]:.1f} ms   "
         f"p99 {q[98]:.1f} ms   (target p99 < 250 ms)"
     )
+    if args.postgres_url:
+        from integration_core.testing.services import fresh_schema_url
+
+        with tempfile.TemporaryDirectory() as tmp, fresh_schema_url(args.postgres_url) as url:
+            scaled = run_pipeline(Path(tmp), count, scaled=(url, args.redis_url))
+        print(f"== PostgreSQL + Redis, a separate worker process, {count} requests")
+        print(f"  pipeline  {scaled:8.1f} requests/s   ratio to inline: {scaled / inline:.2f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_core.testing.services import postgres_url
+from integration_core.testing.services import postgres_url, redis_url
 
 ROOT = Path(__file__).parents[2]
 
@@ -36,9 +36,12 @@ def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
 
 
 @pytest.mark.slow
-def test_pipeline_benchmark_runs_small():
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_pipeline_benchmark_runs_small_embedded_and_scaled_out():
+    command = [sys.executable, "-m", "bench.pipeline", "--small", "--postgres-url", postgres_url()]
     result = subprocess.run(
-        [sys.executable, "-m", "bench.pipeline", "--small"],
+        [*command, "--redis-url", redis_url()],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -47,6 +50,7 @@ def test_pipeline_benchmark_runs_small():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     rates = [float(n) for n in re.findall(r"(\d+\.\d) requests/s", out)]
-    assert len(rates) == 2 and all(rate > 0 for rate in rates)
+    assert len(rates) == 3 and all(rate > 0 for rate in rates)
+    assert "== PostgreSQL + Redis, a separate worker process" in out
     assert re.search(r"ratio pipeline/inline: \d+\.\d\d", out)
     assert re.search(r"request → tentative .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)
