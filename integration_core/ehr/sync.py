@@ -94,13 +94,13 @@ def _note(request: AppointmentRequest, reason: str) -> str:
 def on_request(event: RequestEvent, ctx: HookContext) -> None:
     if ctx.practice.ehr_adapter is None:
         return  # a practice without an EHR keeps its requests on the booking platform only
+    adapter = ctx.ehr.for_practice(ctx.practice_id)  # a configuration fault shows first
     with ctx.db.read() as session:
         request = session.get(AppointmentRequest, event.request_id)
         appointment = session.get(Appointment, event.appointment_id)
     if request is None or appointment is None:
         raise MissingRecord("the request or its appointment is gone")
     practice = ctx.practice
-    adapter = ctx.ehr.for_practice(ctx.practice_id)
     decision = _decision(ctx, request)
 
     patient_id = decision.ehr_patient_id

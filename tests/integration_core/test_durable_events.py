@@ -12,6 +12,7 @@ from integration_core.events import DeliveryDeadEvent, RequestEvent
 from integration_core.runtime import Runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
 from integration_core.testing import HookRecorder, QueueDispatcher
+from integration_core.testing.pytest_plugin import TEST_PRACTICE
 from tests.conftest import drain
 from tests.support.ledger import (
     DatabaseLedger,
@@ -212,6 +213,22 @@ def test_permanent_errors_go_dead_at_once(ps_runtime_factory):
     with runtime.db.read() as session:
         row = session.scalars(select(Delivery).where(Delivery.plugin == "failing")).one()
     assert (row.last_error_code, row.last_error) == ("refused", "the other side refused it")
+
+
+def test_a_configuration_error_goes_dead_at_once_and_names_the_key(ps_runtime_factory):
+    """Waiting cannot fix configuration: an EHR sync for a practice whose adapter is unknown."""
+    runtime = ps_runtime_factory(
+        plugins={"blocked": ["activity", "notifications"]},
+        practices={"acme": {**TEST_PRACTICE, "ehr_adapter": "no_such_ehr"}},
+    )
+    (event_id,) = emit_request(runtime)
+    drain(runtime)
+    assert statuses(runtime)[(event_id, "ehr_sync")] == "dead"
+    with runtime.db.read() as session:
+        row = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).one()
+    assert row.attempts == 1
+    assert row.last_error_code == "config_invalid"
+    assert row.last_error.startswith("practices.acme.ehr_adapter: no adapter 'no_such_ehr'")
 
 
 def test_retries_back_off_and_stop_at_the_retry_window(ps_runtime_factory, ps_clock):
