@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pluggy
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from integration_core.clock import Clock
@@ -36,6 +36,48 @@ __all__ = ["Claim", "DeliveryRunner", "LostClaim", "backoff_seconds"]
 
 log = logging.getLogger(__name__)
 MAX_ERROR_TEXT = 500
+
+
+def _claimable(now: Any) -> ColumnElement[bool]:
+    """Due and pending, or running under a claim that has expired."""
+    return or_(
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.RUNNING, Delivery.claimed_until <= now),
+    )
+
+
+# Every delivery runs these; they are built once, because building a statement costs more
+# than running it on SQLite.
+_CLAIM = (
+    update(Delivery)
+    .where(
+        Delivery.id == bindparam("delivery_id"),
+        _claimable(bindparam("now")),
+        Delivery.attempts < bindparam("max_attempts"),
+    )
+    .values(
+        status=DeliveryStatus.RUNNING,
+        claim_token=bindparam("token"),
+        claimed_until=bindparam("until"),
+        attempts=Delivery.attempts + 1,
+    )
+    .returning(Delivery.attempts, Delivery.plugin, Delivery.hook, Delivery.event_id)
+)
+_EVENT = select(Event.kind, Event.payload, Event.practice_id).where(
+    Event.id == bindparam("event_id")
+)
+_FINISH = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("delivery_id"), Delivery.claim_token == bindparam("token"))
+    .values(
+        status=DeliveryStatus.DONE,
+        claim_token=None,
+        claimed_until=None,
+        finished_at=bindparam("at"),
+        last_error_code=None,
+        last_error=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -84,49 +126,45 @@ class DeliveryRunner:
     # -- claiming -------------------------------------------------------------------------
 
     def claim(self, delivery_id: str) -> Claim | None:
-        """Take the delivery if it is due and free, with what running it needs; else None."""
+        """Take the delivery if it is due and free, with what running it needs; else None.
+
+        One conditional ``UPDATE … RETURNING`` decides and takes the claim, so two workers
+        handed the same id cannot both win, and the common case costs two statements.
+        """
         now = self.clock.now()
-        lease = timedelta(seconds=self.settings.broker.claim_lease_seconds)
+        max_attempts = self.settings.retry.max_attempts
+        token = new_id()
         with self.db.transaction() as session:
-            row = session.get(Delivery, delivery_id)
-            if row is None or row.status in (DeliveryStatus.DONE, DeliveryStatus.DEAD):
+            connection = session.connection()
+            taken = connection.execute(
+                _CLAIM,
+                {
+                    "delivery_id": delivery_id,
+                    "now": now,
+                    "max_attempts": max_attempts,
+                    "token": token,
+                    "until": now + timedelta(seconds=self.settings.broker.claim_lease_seconds),
+                },
+            ).one_or_none()
+            if taken is None:
+                exhausted = session.scalars(
+                    select(Delivery).where(
+                        Delivery.id == delivery_id,
+                        _claimable(now),
+                        Delivery.attempts >= max_attempts,
+                    )
+                ).one_or_none()
+                if exhausted is not None:
+                    # Every earlier claim expired without an outcome: the work kills its worker.
+                    self._go_dead(
+                        session, exhausted, "claim_expired", "the delivery never finished", now
+                    )
                 return None
-            if (
-                row.status is DeliveryStatus.RUNNING
-                and row.claimed_until
-                and row.claimed_until > now
-            ):
-                return None
-            if row.status is DeliveryStatus.PENDING and row.next_attempt_at > now:
-                return None
-            if row.attempts >= self.settings.retry.max_attempts:
-                # Every earlier claim expired without an outcome: the work kills its worker.
-                self._go_dead(session, row, "claim_expired", "the delivery never finished", now)
-                return None
-            token = new_id()
-            taken = session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == delivery_id,
-                    Delivery.status == row.status,
-                    Delivery.attempts == row.attempts,
-                )
-                .values(
-                    status=DeliveryStatus.RUNNING,
-                    claim_token=token,
-                    claimed_until=now + lease,
-                    attempts=row.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            stored = session.get(Event, row.event_id)
-            assert stored is not None
-            event = event_type(stored.kind).model_validate(
-                {**stored.payload, "practice_id": stored.practice_id}
-            )
-            return Claim(token, row.attempts + 1, row.plugin, row.hook, stored.id, event)
+            stored = connection.execute(_EVENT, {"event_id": taken.event_id}).one()
+        event = event_type(stored.kind).model_validate(
+            {**stored.payload, "practice_id": stored.practice_id}
+        )
+        return Claim(token, taken.attempts, taken.plugin, taken.hook, taken.event_id, event)
 
     # -- running --------------------------------------------------------------------------
 
@@ -141,20 +179,11 @@ class DeliveryRunner:
             # before it touches the delivery's transaction (on SQLite, the write lock).
             with self.db.transaction() as session:
                 self._call_hook(session, claim)
-                finished = session.execute(
-                    update(Delivery)
-                    .where(Delivery.id == delivery_id, Delivery.claim_token == token)
-                    .values(
-                        status=DeliveryStatus.DONE,
-                        claim_token=None,
-                        claimed_until=None,
-                        finished_at=self.clock.now(),
-                        last_error_code=None,
-                        last_error=None,
-                    )
-                    .execution_options(synchronize_session=False)
+                finished = session.connection().execute(
+                    _FINISH,
+                    {"delivery_id": delivery_id, "token": token, "at": self.clock.now()},
                 )
-                if finished.rowcount != 1:  # type: ignore[attr-defined]
+                if finished.rowcount != 1:
                     raise LostClaim(delivery_id)
         except LostClaim:
             log.warning("delivery claim lost", extra={"delivery_id": delivery_id})

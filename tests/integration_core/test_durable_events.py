@@ -135,6 +135,36 @@ def test_a_worker_killed_mid_flight_leaves_nothing_and_the_retry_has_the_only_ef
         assert session.scalar(select(Delivery.attempts)) == 2
 
 
+def test_work_that_kills_every_worker_goes_dead_after_max_attempts(ps_runtime_factory, ps_clock):
+    class Killed(BaseException):
+        """Stands for the process dying."""
+
+    class AlwaysDies:
+        @hookimpl
+        def on_request(self, event, ctx):
+            raise Killed
+
+    recorder = HookRecorder()
+    runtime = ps_runtime_factory(
+        extra_plugins={"dies": AlwaysDies(), "recorder": recorder},
+        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        retry={"max_attempts": 3},
+    )
+    (event_id,) = emit_request(runtime)
+    for _ in range(3):
+        with pytest.raises(Killed):
+            drain(runtime)
+        ps_clock.advance(seconds=runtime.settings.broker.claim_lease_seconds + 1)
+        runtime.tick()  # the expired claim makes the delivery pending again
+    drain(runtime)
+    assert statuses(runtime)[(event_id, "dies")] == "dead"
+    with runtime.db.read() as session:
+        row = session.scalars(select(Delivery).where(Delivery.plugin == "dies")).one()
+    assert (row.attempts, row.last_error_code) == (3, "claim_expired")
+    (dead,) = recorder.named("on_delivery_dead")
+    assert (dead.event.plugin, dead.event.reason_code) == ("dies", "claim_expired")
+
+
 def test_broker_messages_carry_ids_only(ps_database_url, ps_clock):
     """The real dramatiq stub broker: each message's only argument is a delivery id."""
     from integration_core.testing.pytest_plugin import build_settings
