@@ -3,8 +3,9 @@
 * pipeline — booking POSTs through the widget API; the request event fans out to the EHR sync,
   notifications and the activity log on the in-process broker's worker threads; timed from the
   first POST until every delivery is done.
-* inline — the same POST validation and storage, then the same adapter and channel calls made
-  directly: no events, no deliveries. The ratio pipeline/inline is the cost of durability.
+* inline — the same booking POSTs (validation, availability, storage), then the same adapter
+  and channel calls made directly: no events, no deliveries. The ratio pipeline/inline is the
+  cost of durability.
 * latency — one request at a time on an idle system: from the request's commit to the
   tentative appointment's commit inside the sandbox EHR.
 
@@ -23,14 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
-from integration_core.booking import submit_request
 from integration_core.clock import SystemClock
 from integration_core.ehr.matching import decide
 from integration_core.ehr.protocol import NewAppointment, NewPatient, PatientQuery
@@ -41,8 +41,6 @@ from integration_core.runtime import Runtime
 from integration_core.settings import Settings
 from integration_core.store import Delivery, DeliveryStatus
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
-from plugins.growth_platform.forms import BookingBody, to_form
-from plugins.growth_platform.state import growth_settings
 from plugins.notifications.channels import FileChannel, Message
 
 PROVIDERS = [f"p{i:02d}" for i in range(1, 21)]
@@ -118,6 +116,7 @@ def settings(
 
 
 def bodies(count: int) -> list[dict[str, Any]]:
+    """Distinct patients (each its own date of birth, as in a real practice's stream)."""
     base = (datetime.now(UTC) + timedelta(days=2)).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -134,7 +133,7 @@ def bodies(count: int) -> list[dict[str, Any]]:
                 "last_name": "Patient",
                 "email": f"bench{i}@example.com",
                 "phone": "+16175550142",
-                "date_of_birth": "1980-01-01",
+                "date_of_birth": (date(1950, 1, 1) + timedelta(days=i)).isoformat(),
                 "sex": "other",
                 "privacy_consent": True,
                 "sms_consent": True,
@@ -203,60 +202,51 @@ def run_pipeline(folder: Path, count: int, scaled: tuple[str, str] | None = None
 
 
 class NoEvents:
-    """The inline path stores the request but emits nothing."""
+    """The inline run's outbox: the request is stored, but no event or delivery is written."""
 
     def emit(self, session: Any, event: Any, **_: Any) -> str:
         return ""
 
 
 def run_inline(folder: Path, count: int) -> float:
+    """The same booking POSTs (validation, availability, storage), then direct calls."""
     runtime = Runtime(settings(folder, "inline"), clock=SystemClock())
     try:
         runtime.migrate()
-        practice = runtime.settings.practice("bench")
-        growth = growth_settings(runtime).practices["bench"]
+        runtime.outbox = NoEvents()  # type: ignore[assignment]
+        client = httpx.Client(
+            transport=InProcessTransport(create_app(runtime)), base_url="http://bench"
+        )
         adapter = runtime.ehr.for_practice("bench")
         channel = FileChannel(folder / "inline-messages")
         started = time.perf_counter()
-        for i, raw in enumerate(bodies(count)):
-            body = BookingBody.model_validate(raw)
-            form = to_form(body, practice, growth, datetime.now(UTC).date(), {})
-            start = body.start.astimezone(UTC)
-            with runtime.db.transaction() as session:
-                submitted = submit_request(
-                    session,
-                    NoEvents(),
-                    practice_id="bench",
-                    provider_id=body.provider,
-                    location_id="main",  # type: ignore[arg-type]
-                    reason_id="visit",
-                    start=start,
-                    end=start + timedelta(minutes=15),
-                    virtual=False,
-                    form=form,
-                    now=datetime.now(UTC),
-                )
+        for i, body in enumerate(bodies(count)):
+            response = client.post("/v1/practices/bench/widget/requests", json=body)
+            if response.status_code != 201:
+                raise RuntimeError(f"booking failed: {response.status_code} {response.text}")
+            request_id = response.json()["request_id"]
             query = PatientQuery(
-                first_name=form.first_name,
-                last_name=form.last_name,
-                date_of_birth=form.date_of_birth,
+                first_name=body["first_name"],
+                last_name=body["last_name"],
+                date_of_birth=date.fromisoformat(body["date_of_birth"]),
             )
             decide(query, adapter.find_patients(query))
             patient = adapter.create_patient(
                 NewPatient(
-                    first_name=form.first_name,
-                    last_name=form.last_name,
-                    date_of_birth=form.date_of_birth,
-                    sex=form.sex,
-                    email=form.email,
-                    phone=form.phone,
+                    first_name=query.first_name,
+                    last_name=query.last_name,
+                    date_of_birth=query.date_of_birth,
+                    sex=body["sex"],
+                    email=body["email"],
+                    phone=body["phone"],
                 ),
                 idempotency_key=f"inline-p-{i}",
             )
+            start = datetime.fromisoformat(body["start"])
             adapter.create_tentative_appointment(
                 NewAppointment(
                     patient_id=patient.id,
-                    provider_id=body.provider,
+                    provider_id=body["provider"],
                     location_id="main",
                     start=start,
                     duration_minutes=15,
@@ -265,12 +255,12 @@ def run_inline(folder: Path, count: int) -> float:
                 ),
                 idempotency_key=f"inline-a-{i}",
             )
-            channel.send(
-                Message("desk@bench.example", f"request {submitted.request_id}", "new request")
-            )
+            channel.send(Message("desk@bench.example", f"request {request_id}", "new request"))
             channel.send(Message("+16175550100", "1 request waiting"))
-            channel.send(Message(form.email, "we received your request", "received"))
-        return count / (time.perf_counter() - started)
+            channel.send(Message(body["email"], "we received your request", "received"))
+        elapsed = time.perf_counter() - started
+        client.close()
+        return count / elapsed
     finally:
         runtime.close()
 
