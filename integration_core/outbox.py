@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 import pluggy
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from integration_core.clock import Clock
@@ -20,6 +21,10 @@ from integration_core.plugins import implementing_plugins
 from integration_core.store import Database, Delivery, DeliveryStatus, Event, new_id
 
 __all__ = ["Dispatcher", "Outbox"]
+
+# Built once: every state change runs them, and building a statement costs more than running it.
+_INSERT_EVENT = insert(Event)
+_INSERT_DELIVERY = insert(Delivery)
 
 
 class Dispatcher(Protocol):
@@ -52,37 +57,42 @@ class Outbox:
         """
         now = self.clock.now()
         event_id = new_id()
-        stored = Event(
-            id=event_id,
-            practice_id=event.practice_id,
-            kind=event.kind,
-            version=event.version,
-            payload=event.model_dump(mode="json", exclude={"practice_id"}),
-            created_at=now,
-        )
-        session.add(stored)
         plugins = self.implementers(event.hook_name())
         if only is not None:
             allowed = set(only)
             plugins = [name for name in plugins if name in allowed]
-        delivery_ids = []
-        for plugin in plugins:
-            delivery_id = new_id()
-            delivery_ids.append(delivery_id)
-            session.add(
-                Delivery(
-                    id=delivery_id,
-                    practice_id=event.practice_id,
-                    event=stored,
-                    plugin=plugin,
-                    hook=event.hook_name(),
-                    status=DeliveryStatus.PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    enqueued_at=now,
-                    created_at=now,
-                    retry_from=now,
-                )
+        connection = session.connection()
+        connection.execute(
+            _INSERT_EVENT,
+            {
+                "id": event_id,
+                "practice_id": event.practice_id,
+                "kind": event.kind,
+                "version": event.version,
+                "payload": event.model_dump(mode="json", exclude={"practice_id"}),
+                "created_at": now,
+            },
+        )
+        delivery_ids = [new_id() for _ in plugins]
+        if plugins:
+            connection.execute(
+                _INSERT_DELIVERY,
+                [
+                    {
+                        "id": delivery_id,
+                        "practice_id": event.practice_id,
+                        "event_id": event_id,
+                        "plugin": plugin,
+                        "hook": event.hook_name(),
+                        "status": DeliveryStatus.PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "enqueued_at": now,
+                        "created_at": now,
+                        "retry_from": now,
+                    }
+                    for delivery_id, plugin in zip(delivery_ids, plugins, strict=True)
+                ],
             )
         if delivery_ids:
             self.db.after_commit(session, lambda: self.dispatcher.send(delivery_ids))
