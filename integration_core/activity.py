@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, select
+from sqlalchemy import String, bindparam, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from integration_core import hookimpl
@@ -57,19 +57,26 @@ def _subject_and_detail(event: LifecycleEvent) -> tuple[str, str]:
     return str(getattr(event, "appointment_id", "")), ""
 
 
+# Built once: every event runs them.
+_RECORDED = select(ActivityEntry.event_id).where(ActivityEntry.event_id == bindparam("event_id"))
+_RECORD = insert(ActivityEntry)
+
+
 def _record(event: LifecycleEvent, ctx: HookContext) -> None:
-    if ctx.session.get(ActivityEntry, ctx.event_id) is not None:
+    connection = ctx.session.connection()
+    if connection.execute(_RECORDED, {"event_id": ctx.event_id}).first() is not None:
         return
     subject, detail = _subject_and_detail(event)
-    ctx.session.add(
-        ActivityEntry(
-            event_id=ctx.event_id,
-            practice_id=event.practice_id,
-            kind=event.kind,
-            subject=subject,
-            detail=detail,
-            at=ctx.clock.now(),
-        )
+    connection.execute(
+        _RECORD,
+        {
+            "event_id": ctx.event_id,
+            "practice_id": event.practice_id,
+            "kind": event.kind,
+            "subject": subject,
+            "detail": detail,
+            "at": ctx.clock.now(),
+        },
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from integration_core.store import IdLink
@@ -20,6 +20,22 @@ __all__ = ["LinkConflict", "external_id", "link", "local_id"]
 
 class LinkConflict(Exception):
     """The local record is already linked to another external id in that system."""
+
+
+# Built once: every sync step looks links up.
+_EXTERNAL = select(IdLink.external_id).where(
+    IdLink.practice_id == bindparam("practice_id"),
+    IdLink.entity == bindparam("entity"),
+    IdLink.local_id == bindparam("local"),
+    IdLink.system == bindparam("system"),
+)
+_LOCAL = select(IdLink.local_id).where(
+    IdLink.practice_id == bindparam("practice_id"),
+    IdLink.system == bindparam("system"),
+    IdLink.entity == bindparam("entity"),
+    IdLink.external_id == bindparam("external"),
+)
+_INSERT = insert(IdLink)
 
 
 def link(
@@ -39,39 +55,30 @@ def link(
         return
     if existing is not None:
         raise LinkConflict(f"{entity} {local} is already linked in {system}")
-    session.add(
-        IdLink(
-            practice_id=practice_id,
-            entity=entity,
-            local_id=local,
-            system=system,
-            external_id=external,
-            created_at=now,
-        )
+    session.connection().execute(
+        _INSERT,
+        {
+            "practice_id": practice_id,
+            "entity": entity,
+            "local_id": local,
+            "system": system,
+            "external_id": external,
+            "created_at": now,
+        },
     )
 
 
 def external_id(
     session: Session, *, practice_id: str, entity: str, local: str, system: str
 ) -> str | None:
-    return session.scalar(
-        select(IdLink.external_id).where(
-            IdLink.practice_id == practice_id,
-            IdLink.entity == entity,
-            IdLink.local_id == local,
-            IdLink.system == system,
-        )
-    )
+    params = {"practice_id": practice_id, "entity": entity, "local": local, "system": system}
+    found: str | None = session.connection().execute(_EXTERNAL, params).scalar()
+    return found
 
 
 def local_id(
     session: Session, *, practice_id: str, entity: str, system: str, external: str
 ) -> str | None:
-    return session.scalar(
-        select(IdLink.local_id).where(
-            IdLink.practice_id == practice_id,
-            IdLink.system == system,
-            IdLink.entity == entity,
-            IdLink.external_id == external,
-        )
-    )
+    params = {"practice_id": practice_id, "entity": entity, "system": system, "external": external}
+    found: str | None = session.connection().execute(_LOCAL, params).scalar()
+    return found

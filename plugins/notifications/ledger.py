@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core.context import HookContext
@@ -29,24 +29,30 @@ class SentMessage(Base):
     sent_at: Mapped[datetime]
 
 
+# Built once: every message runs them.
+_SENT = select(SentMessage.key).where(SentMessage.key == bindparam("key"))
+_RECORD = insert(SentMessage)
+
+
 def send_once(
     ctx: HookContext, channel_name: str, channel: Channel, template: str, message: Message
 ) -> bool:
     """Send unless the ledger says it was sent; True if it was sent now."""
     key = ctx.idempotency_key(f"{template}:{channel_name}:{message.to}")
     with ctx.db.read() as session:
-        if session.get(SentMessage, key) is not None:
+        if session.connection().execute(_SENT, {"key": key}).first() is not None:
             return False
     provider_id = channel.send(message)
     with ctx.db.transaction() as session:
-        session.merge(
-            SentMessage(
-                key=key,
-                practice_id=ctx.practice_id,
-                channel=channel_name,
-                template=template,
-                provider_message_id=provider_id,
-                sent_at=ctx.clock.now(),
-            )
+        session.connection().execute(
+            _RECORD,
+            {
+                "key": key,
+                "practice_id": ctx.practice_id,
+                "channel": channel_name,
+                "template": template,
+                "provider_message_id": provider_id,
+                "sent_at": ctx.clock.now(),
+            },
         )
     return True
