@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -228,6 +229,9 @@ class Settings(BaseSettings):
     practices: dict[str, PracticeSettings] = {}
 
     _slugs = field_validator("practices")(_check_slugs)
+    _plugin_configs: dict[tuple[str, type[BaseModel]], BaseModel] = PrivateAttr(
+        default_factory=dict
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -324,8 +328,18 @@ SectionT = TypeVar("SectionT", bound=BaseModel)
 
 
 def plugin_config(settings: Settings, plugin: str, model: type[SectionT]) -> SectionT:
-    """Validate ``plugins.config.<plugin>`` against the plugin's own model."""
-    try:
-        return model.model_validate(settings.plugins.config.get(plugin, {}))
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None
+    """``plugins.config.<plugin>`` validated against the plugin's own model.
+
+    Validated once per loaded configuration and kept on it: hooks ask for their settings on
+    every delivery, and a configuration is never changed once loaded.
+    """
+    cache = settings._plugin_configs
+    found = cache.get((plugin, model))
+    if found is None:
+        try:
+            found = model.model_validate(settings.plugins.config.get(plugin, {}))
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None
+        cache[(plugin, model)] = found
+    assert isinstance(found, model)
+    return found

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core import hookimpl, links
@@ -57,11 +57,18 @@ class SyncDecision(Base):
     decided_at: Mapped[datetime]
 
 
-def _decision(ctx: HookContext, request: AppointmentRequest) -> SyncDecision:
-    with ctx.db.read() as session:
-        stored = session.get(SyncDecision, (ctx.practice_id, request.id))
-    if stored is not None:
-        return stored
+_MAKE_TENTATIVE = (
+    update(Appointment)
+    .where(
+        Appointment.id == bindparam("appointment_id"),
+        Appointment.status == AppointmentStatus.REQUESTED,  # staff may have moved it on already
+    )
+    .values(status=AppointmentStatus.TENTATIVE, updated_at=bindparam("now"))
+)
+
+
+def _decide(ctx: HookContext, request: AppointmentRequest) -> SyncDecision:
+    """Search the EHR, apply the matching policy and store the outcome in its own commit."""
     query = PatientQuery(
         first_name=request.first_name,
         last_name=request.last_name,
@@ -98,10 +105,12 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
     with ctx.db.read() as session:
         request = session.get(AppointmentRequest, event.request_id)
         appointment = session.get(Appointment, event.appointment_id)
+        decision = session.get(SyncDecision, (ctx.practice_id, event.request_id))
     if request is None or appointment is None:
         raise MissingRecord("the request or its appointment is gone")
     practice = ctx.practice
-    decision = _decision(ctx, request)
+    if decision is None:
+        decision = _decide(ctx, request)
 
     patient_id = decision.ehr_patient_id
     if patient_id is None:
@@ -153,11 +162,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         external=ehr_appointment.id,
         now=now,
     )
-    current = session.get(Appointment, appointment.id, with_for_update=True)
-    assert current is not None
-    if current.status is AppointmentStatus.REQUESTED:
-        current.status = AppointmentStatus.TENTATIVE
-        current.updated_at = now
+    session.connection().execute(_MAKE_TENTATIVE, {"appointment_id": appointment.id, "now": now})
     ctx.emit(
         RequestSyncedEvent(
             practice_id=ctx.practice_id,

@@ -1,0 +1,25 @@
+"""appointments by status
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_appointments_practice_status", "appointments", ["practice_id", "status"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_appointments_practice_status", table_name="appointments")
