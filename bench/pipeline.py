@@ -1,8 +1,8 @@
 """Pipeline benchmark: the first slice with events and deliveries, against the same work inline.
 
-* pipeline — booking POSTs through the widget API; the request event fans out to the EHR sync,
-  notifications and the activity log on the in-process broker's worker threads; timed from the
-  first POST until every delivery is done.
+* pipeline — booking POSTs through the widget API; the request event fans out to the EHR sync
+  and notifications, and ``request_synced`` to the booking platform and notifications, on the
+  in-process broker's worker threads; timed from the first POST until every delivery is done.
 * inline — the same booking POSTs (validation, availability, storage), then the same adapter
   and channel calls made directly: no events, no deliveries. The ratio pipeline/inline is the
   cost of durability.

@@ -51,8 +51,8 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         def done() -> bool:
             with db.read() as session:
                 statuses = list(session.scalars(select(Delivery.status)))
-            # activity, the EHR sync and notifications (no EHR, no recipients here) per event
-            return len(statuses) == 30 and set(statuses) == {DeliveryStatus.DONE}
+            # the EHR sync and notifications (no EHR, no recipients here) per event
+            return len(statuses) == 20 and set(statuses) == {DeliveryStatus.DONE}
 
         wait_until(done, 30, "the embedded workers")
         assert time.monotonic() - started < 30
@@ -62,7 +62,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
 
     # Make one delivery dead by hand, as an exhausted retry would, and use the CLI on it.
     with db.transaction() as session:
-        row = session.scalars(select(Delivery).where(Delivery.plugin == "activity")).first()
+        row = session.scalars(select(Delivery).where(Delivery.plugin == "notifications")).first()
         assert row is not None
         row.status = DeliveryStatus.DEAD
         row.last_error_code = "external_unavailable"
@@ -80,7 +80,8 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
 
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith(f"{dead_id}  practice=acme plugin=activity hook=on_request")
+    expected = f"{dead_id}  practice=acme plugin=notifications hook=on_request"
+    assert listed.stdout.startswith(expected)
     assert "code=external_unavailable" in listed.stdout
     assert cli("replay", dead_id).stdout.strip() == f"{dead_id} queued again"
     refused = cli("replay", dead_id)

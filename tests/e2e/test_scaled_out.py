@@ -119,13 +119,13 @@ def test_a_separate_worker_completes_what_a_separate_server_emitted(environment,
                         select(Delivery.status, func.count()).group_by(Delivery.status)
                     ).all()
                 )
-            return counts == {DeliveryStatus.DONE: 75}  # activity, EHR sync, notifications
+            return counts == {DeliveryStatus.DONE: 50}  # the EHR sync and notifications
 
         wait_until(all_done, 60, "the worker to finish every delivery")
         with db.read() as session:
             plugins = set(session.scalars(select(Delivery.plugin)))
             attempts = set(session.scalars(select(Delivery.attempts)))
-        assert plugins == {"activity", "ehr_sync", "notifications"} and attempts == {1}
+        assert plugins == {"ehr_sync", "notifications"} and attempts == {1}
     finally:
         for process in processes:
             process.terminate()
@@ -134,4 +134,4 @@ def test_a_separate_worker_completes_what_a_separate_server_emitted(environment,
         db.dispose()
     worker_lines = (tmp_path / "worker.log").read_text().splitlines()
     done = [json.loads(line) for line in worker_lines if '"delivery done"' in line]
-    assert len(done) == 75  # the worker process, not the server, ran every delivery
+    assert len(done) == 50  # the worker process, not the server, ran every delivery

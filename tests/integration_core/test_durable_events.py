@@ -61,12 +61,8 @@ def test_one_delivery_per_implementing_plugin(ps_runtime_factory):
         plugins=ENGINE_ONLY,
     )
     (event_id,) = emit_request(runtime)
-    assert sorted(statuses(runtime)) == [
-        (event_id, "activity"),
-        (event_id, "ledger"),
-        (event_id, "recorder"),
-    ]
-    assert len(runtime.outbox.dispatcher.sent) == 3
+    assert sorted(statuses(runtime)) == [(event_id, "ledger"), (event_id, "recorder")]
+    assert len(runtime.outbox.dispatcher.sent) == 2
 
 
 def test_dropped_broker_messages_are_recovered_by_the_sweeper_exactly_once(
@@ -74,11 +70,13 @@ def test_dropped_broker_messages_are_recovered_by_the_sweeper_exactly_once(
 ):
     dispatcher = QueueDispatcher(drop=True)
     runtime = ps_runtime_factory(
-        extra_plugins={"ledger": DatabaseLedger()}, dispatcher=dispatcher, plugins=ENGINE_ONLY
+        extra_plugins={"ledger": DatabaseLedger(), "recorder": HookRecorder()},
+        dispatcher=dispatcher,
+        plugins=ENGINE_ONLY,
     )
     create_test_tables(runtime.db.engine)
     event_ids = emit_request(runtime, n=5)
-    assert len(dispatcher.dropped) == 10  # ledger + activity, five events
+    assert len(dispatcher.dropped) == 10  # ledger + recorder, five events
     assert drain(runtime) == 0
 
     # Within the hand-off grace period the sweeper leaves them alone ...
@@ -114,7 +112,7 @@ def test_a_worker_killed_mid_flight_leaves_nothing_and_the_retry_has_the_only_ef
 
     runtime = ps_runtime_factory(
         extra_plugins={"ledger": DiesOnce()},
-        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
     )
     create_test_tables(runtime.db.engine)
     (event_id,) = emit_request(runtime)
@@ -147,7 +145,7 @@ def test_work_that_kills_every_worker_goes_dead_after_max_attempts(ps_runtime_fa
     recorder = HookRecorder()
     runtime = ps_runtime_factory(
         extra_plugins={"dies": AlwaysDies(), "recorder": recorder},
-        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
         retry={"max_attempts": 3},
     )
     (event_id,) = emit_request(runtime)
@@ -169,7 +167,11 @@ def test_broker_messages_carry_ids_only(ps_database_url, ps_clock):
     """The real dramatiq stub broker: each message's only argument is a delivery id."""
     from integration_core.testing.pytest_plugin import build_settings
 
-    runtime = Runtime(build_settings(ps_database_url, plugins=ENGINE_ONLY), clock=ps_clock)
+    runtime = Runtime(
+        build_settings(ps_database_url, plugins=ENGINE_ONLY),
+        clock=ps_clock,
+        extra_plugins={"recorder": HookRecorder()},
+    )
     try:
         from integration_core.store.migrate import upgrade
 
@@ -201,7 +203,6 @@ def test_a_failing_plugin_does_not_stop_the_others_and_goes_dead_then_replays(
     (event_id,) = emit_request(runtime)
     drain(runtime)
     assert statuses(runtime)[(event_id, "recorder")] == "done"
-    assert statuses(runtime)[(event_id, "activity")] == "done"
     assert statuses(runtime)[(event_id, "failing")] == "pending"
 
     max_attempts = runtime.settings.retry.max_attempts
@@ -248,7 +249,7 @@ def test_permanent_errors_go_dead_at_once(ps_runtime_factory):
 def test_a_configuration_error_goes_dead_at_once_and_names_the_key(ps_runtime_factory):
     """Waiting cannot fix configuration: an EHR sync for a practice whose adapter is unknown."""
     runtime = ps_runtime_factory(
-        plugins={"blocked": ["activity", "notifications"]},
+        plugins={"blocked": ["notifications"]},
         practices={"acme": {**TEST_PRACTICE, "ehr_adapter": "no_such_ehr"}},
     )
     (event_id,) = emit_request(runtime)
@@ -265,7 +266,7 @@ def test_retries_back_off_and_stop_at_the_retry_window(ps_runtime_factory, ps_cl
     failing = Failing()
     runtime = ps_runtime_factory(
         extra_plugins={"failing": failing},
-        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
         retry={
             "max_attempts": 1000,
             "base_seconds": 60,
@@ -297,7 +298,7 @@ def test_the_same_delivery_twice_has_one_external_effect(ps_runtime_factory, ps_
     system = ExternalSystem()
     runtime = ps_runtime_factory(
         extra_plugins={"writer": ExternalWriter(system, fail_after_write=2)},
-        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
     )
     (event_id,) = emit_request(runtime)
     for _ in range(5):
@@ -313,7 +314,7 @@ def test_running_a_finished_delivery_again_does_nothing(ps_runtime_factory):
     recorder = HookRecorder()
     runtime = ps_runtime_factory(
         extra_plugins={"recorder": recorder},
-        plugins={"blocked": ["activity", "ehr_sync", "notifications"]},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
     )
     emit_request(runtime)
     (delivery_id,) = runtime.outbox.dispatcher.sent

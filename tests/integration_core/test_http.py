@@ -106,9 +106,7 @@ def test_staff_routes_need_a_named_token_of_that_practice(client):
 
 
 def test_dead_deliveries_are_listed_paged_replayed_and_audited_by_token_name(ps_runtime_factory):
-    runtime = ps_runtime_factory(
-        extra_plugins={"failing": Failing(permanent=True)}, plugins={"blocked": ["activity"]}
-    )
+    runtime = ps_runtime_factory(extra_plugins={"failing": Failing(permanent=True)})
     emit_request(runtime, n=3)
     drain(runtime)
     with TestClient(create_app(runtime)) as client:

@@ -17,17 +17,15 @@ from integration_core.settings import Settings
 
 def test_built_in_plugins_come_from_entry_points():
     pm = get_plugin_manager(Settings())
-    assert pm.has_plugin("activity")
-    assert "on_checkout" in plugin_hooks(pm)["activity"]
+    for name in ("ehr_sync", "growth_platform", "ehr_kareo_like", "notifications"):
+        assert pm.has_plugin(name)
+    assert "on_request_synced" in plugin_hooks(pm)["notifications"]
 
 
 def test_the_block_list_removes_a_plugin():
-    pm = get_plugin_manager(Settings(plugins={"blocked": ["activity"]}))
-    assert not pm.has_plugin("activity")
-    assert {impl.plugin_name for impl in pm.hook.on_request.get_hookimpls()} == {
-        "ehr_sync",
-        "notifications",
-    }
+    pm = get_plugin_manager(Settings(plugins={"blocked": ["notifications"]}))
+    assert not pm.has_plugin("notifications")
+    assert {impl.plugin_name for impl in pm.hook.on_request.get_hookimpls()} == {"ehr_sync"}
 
 
 def test_modules_by_dotted_path_are_loaded_like_entry_points():
@@ -77,7 +75,7 @@ def test_plugins_command_lists_plugins_and_their_hooks():
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert lines["http_emitter"] == "register_cli_commands, register_routes"
-    assert "on_request" in lines["activity"].split(", ")
+    assert "on_request" in lines["ehr_sync"].split(", ")
 
 
 def test_plugins_add_cli_commands():

@@ -5,7 +5,6 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
-import integration_core.activity
 import integration_core.ehr.sync
 import integration_core.http.idempotency
 import integration_core.records  # noqa: F401  (the core's tables, for autogenerate)
