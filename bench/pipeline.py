@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from integration_core.records import AppointmentRequest
 from integration_core.runtime import Runtime
 from integration_core.settings import Settings
 from integration_core.store import Delivery, DeliveryStatus
+from integration_core.testing.services import fresh_schema_url
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
 from plugins.notifications.channels import FileChannel, Message
 
@@ -181,17 +184,22 @@ def run_pipeline(folder: Path, count: int, scaled: tuple[str, str] | None = None
             response = client.post("/v1/practices/bench/widget/requests", json=body)
             if response.status_code != 201:
                 raise RuntimeError(f"booking failed: {response.status_code} {response.text}")
+        unfinished = Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.RUNNING])
         while True:
-            with runtime.db.read() as session:
-                open_ = session.scalar(
-                    select(func.count())
-                    .select_from(Delivery)
-                    .where(Delivery.status != DeliveryStatus.DONE)
-                )
+            with runtime.db.read() as session:  # the status index answers this
+                open_ = session.scalar(select(func.count()).select_from(Delivery).where(unfinished))
             if not open_:
                 break
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
+        with runtime.db.read() as session:
+            dead = session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == DeliveryStatus.DEAD)
+            )
+        if dead:
+            raise RuntimeError(f"{dead} deliveries went dead: the run is not valid")
         client.close()
         return count / elapsed
     finally:
@@ -208,9 +216,9 @@ class NoEvents:
         return ""
 
 
-def run_inline(folder: Path, count: int) -> float:
+def run_inline(folder: Path, count: int, database_url: str | None = None) -> float:
     """The same booking POSTs (validation, availability, storage), then direct calls."""
-    runtime = Runtime(settings(folder, "inline"), clock=SystemClock())
+    runtime = Runtime(settings(folder, "inline", database_url=database_url), clock=SystemClock())
     try:
         runtime.migrate()
         runtime.outbox = NoEvents()  # type: ignore[assignment]
@@ -302,23 +310,55 @@ def run_latency(folder: Path, count: int) -> list[float]:
     return latencies
 
 
-def side_by_side(folder: Path, count: int, rounds: int) -> tuple[list[float], list[float]]:
+@contextmanager
+def stores(postgres_url: str | None) -> Iterator[tuple[Path, str | None]]:
+    """A fresh folder (SQLite files, messages) and, to run on PostgreSQL, a fresh schema."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if postgres_url is None:
+            yield Path(tmp), None
+        else:
+            with fresh_schema_url(postgres_url) as url:
+                yield Path(tmp), url
+
+
+def side_by_side(
+    count: int, rounds: int, postgres_url: str | None = None, redis_url: str | None = None
+) -> tuple[list[float], list[float]]:
     """Pipeline and inline requests/s, alternating which goes first each round.
 
-    Each run gets fresh databases. Alternating the order spreads the machine's drift over
-    both sides, so the median ratio is the cost of durability, not of a noisy minute.
+    Each run gets fresh stores. Alternating the order spreads the machine's drift over both
+    sides, so the median ratio is the cost of durability, not of a noisy minute. With
+    ``postgres_url`` both sides use PostgreSQL and the pipeline's worker is its own process.
     """
     pipeline: list[float] = []
     inline: list[float] = []
     for number in range(rounds):
-        runs = [(run_pipeline, pipeline), (run_inline, inline)]
-        if number % 2:
-            runs.reverse()
-        for run, rates in runs:
-            where = folder / f"round-{number}-{run.__name__}"
-            where.mkdir()
-            rates.append(run(where, count))
+        for side in ("pipeline", "inline") if number % 2 == 0 else ("inline", "pipeline"):
+            with stores(postgres_url) as (folder, url):
+                if side == "inline":
+                    inline.append(run_inline(folder, count, database_url=url))
+                else:
+                    scaled = None if url is None else (url, redis_url or "")
+                    pipeline.append(run_pipeline(folder, count, scaled))
     return pipeline, inline
+
+
+def report(title: str, pipelines: list[float], inlines: list[float]) -> None:
+    ratios = [p / i for p, i in zip(pipelines, inlines, strict=True)]
+    print(f"== {title}, median of {len(ratios)} round(s)")
+    print(
+        f"  pipeline  {statistics.median(pipelines):8.1f} requests/s   "
+        "(POST until every delivery is done)"
+    )
+    print(
+        f"  inline    {statistics.median(inlines):8.1f} requests/s   "
+        "(same booking POST, then the same adapter and channel calls)"
+    )
+    print(
+        f"  ratio pipeline/inline: {statistics.median(ratios):.2f}   (target ≥ 0.5; per round: "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + ")"
+    )
 
 
 def main() -> None:
@@ -333,38 +373,22 @@ def main() -> None:
     args = parser.parse_args()
     count = 40 if args.small else args.requests
     rounds = 1 if args.small else args.rounds
+    report(
+        f"embedded default (SQLite, in-process broker, sandbox EHR in process), {count} requests",
+        *side_by_side(count, rounds),
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        pipelines, inlines = side_by_side(folder, count, rounds)
-        latency = run_latency(folder, 10 if args.small else 100)
-    pipeline, inline = statistics.median(pipelines), statistics.median(inlines)
-    ratio = statistics.median(p / i for p, i in zip(pipelines, inlines, strict=True))
+        latency = run_latency(Path(tmp), 10 if args.small else 100)
     q = statistics.quantiles(latency, n=100, method="inclusive")
-    print(
-        "== embedded default (SQLite, in-process broker, sandbox EHR in process), "
-        f"{count} requests, median of {rounds} round(s)"
-    )
-    print(f"  pipeline  {pipeline:8.1f} requests/s   (POST until every delivery is done)")
-    print(
-        f"  inline    {inline:8.1f} requests/s   "
-        "(same booking POST, then the same adapter and channel calls)"
-    )
-    print(
-        f"  ratio pipeline/inline: {ratio:.2f}   (target ≥ 0.5; per round: "
-        + ", ".join(f"{p / i:.2f}" for p, i in zip(pipelines, inlines, strict=True))
-        + ")"
-    )
     print(
         f"  request → tentative (one at a time, idle): p50 {q[49]:.1f} ms   "
         f"p99 {q[98]:.1f} ms   (target p99 < 250 ms)"
     )
     if args.postgres_url:
-        from integration_core.testing.services import fresh_schema_url
-
-        with tempfile.TemporaryDirectory() as tmp, fresh_schema_url(args.postgres_url) as url:
-            scaled = run_pipeline(Path(tmp), count, scaled=(url, args.redis_url))
-        print(f"== PostgreSQL + Redis, a separate worker process, {count} requests")
-        print(f"  pipeline  {scaled:8.1f} requests/s   ratio to inline: {scaled / inline:.2f}")
+        report(
+            f"PostgreSQL + Redis, a separate worker process, {count} requests",
+            *side_by_side(count, rounds, args.postgres_url, args.redis_url),
+        )
 
 
 if __name__ == "__main__":

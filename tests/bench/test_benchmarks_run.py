@@ -50,7 +50,7 @@ def test_pipeline_benchmark_runs_small_embedded_and_scaled_out():
     assert result.returncode == 0, result.stderr
     out = result.stdout
     rates = [float(n) for n in re.findall(r"(\d+\.\d) requests/s", out)]
-    assert len(rates) == 3 and all(rate > 0 for rate in rates)
+    assert len(rates) == 4 and all(rate > 0 for rate in rates)  # pipeline and inline, twice
     assert "== PostgreSQL + Redis, a separate worker process" in out
-    assert re.search(r"ratio pipeline/inline: \d+\.\d\d", out)
+    assert len(re.findall(r"ratio pipeline/inline: \d+\.\d\d", out)) == 2
     assert re.search(r"request → tentative .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)
