@@ -67,7 +67,7 @@ class Appointment(Base):
     __table_args__ = (
         Index("ix_appointments_provider_time", "practice_id", "provider_id", "start_at"),
         # staff lists and alerts count what waits in a status, whatever the history's size
-        Index("ix_appointments_practice_status", "practice_id", "status"),
+        Index("ix_appointments_practice_status", "practice_id", "status", "request_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -17,7 +17,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_appointments_practice_status", "appointments", ["practice_id", "status"], unique=False
+        "ix_appointments_practice_status",
+        "appointments",
+        ["practice_id", "status", "request_id"],
+        unique=False,
     )
 
 
