@@ -39,6 +39,9 @@ class HookContext:
     event_id: str
     plugin: str
     attempt: int
+    first_run: bool
+    """No earlier run of this delivery began: its first attempt, never replayed. Nothing it
+    could have left behind (a ledger row, a remote write) needs looking up."""
     practice_id: str
     session: Session
     settings: Settings

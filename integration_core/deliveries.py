@@ -61,7 +61,13 @@ _CLAIM = (
         claimed_until=bindparam("until"),
         attempts=Delivery.attempts + 1,
     )
-    .returning(Delivery.attempts, Delivery.plugin, Delivery.hook, Delivery.event_id)
+    .returning(
+        Delivery.attempts,
+        Delivery.plugin,
+        Delivery.hook,
+        Delivery.event_id,
+        Delivery.last_error_code.is_(None),  # never failed (a replayed delivery had)
+    )
 )
 _EVENT = select(Event.kind, Event.payload, Event.practice_id).where(
     Event.id == bindparam("event_id")
@@ -84,6 +90,7 @@ _FINISH = (
 class Claim:
     token: str
     attempt: int
+    first_run: bool
     plugin: str
     hook: str
     event_id: str
@@ -164,7 +171,10 @@ class DeliveryRunner:
         event = event_type(stored.kind).model_validate(
             {**stored.payload, "practice_id": stored.practice_id}
         )
-        return Claim(token, taken.attempts, taken.plugin, taken.hook, taken.event_id, event)
+        first_run = taken.attempts == 1 and bool(taken[4])  # nothing ran before
+        return Claim(
+            token, taken.attempts, first_run, taken.plugin, taken.hook, taken.event_id, event
+        )
 
     # -- running --------------------------------------------------------------------------
 
@@ -198,6 +208,7 @@ class DeliveryRunner:
             event_id=claim.event_id,
             plugin=claim.plugin,
             attempt=claim.attempt,
+            first_run=claim.first_run,
             practice_id=claim.event.practice_id,
             session=session,
             settings=self.settings,

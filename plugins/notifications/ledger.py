@@ -39,9 +39,10 @@ def send_once(
 ) -> bool:
     """Send unless the ledger says it was sent; True if it was sent now."""
     key = ctx.idempotency_key(f"{template}:{channel_name}:{message.to}")
-    with ctx.db.read() as session:
-        if session.connection().execute(_SENT, {"key": key}).first() is not None:
-            return False
+    if not ctx.first_run:
+        with ctx.db.read() as session:
+            if session.connection().execute(_SENT, {"key": key}).first() is not None:
+                return False
     provider_id = channel.send(message)
     with ctx.db.transaction() as session:
         session.connection().execute(
