@@ -66,7 +66,7 @@ _CLAIM = (
         Delivery.plugin,
         Delivery.hook,
         Delivery.event_id,
-        Delivery.last_error_code.is_(None),  # never failed (a replayed delivery had)
+        Delivery.last_error_code.is_(None).label("never_failed"),  # a replayed one had
     )
 )
 _EVENT = select(Event.kind, Event.payload, Event.practice_id).where(
@@ -171,7 +171,7 @@ class DeliveryRunner:
         event = event_type(stored.kind).model_validate(
             {**stored.payload, "practice_id": stored.practice_id}
         )
-        first_run = taken.attempts == 1 and bool(taken[4])  # nothing ran before
+        first_run = taken.attempts == 1 and bool(taken.never_failed)
         return Claim(
             token, taken.attempts, first_run, taken.plugin, taken.hook, taken.event_id, event
         )
