@@ -16,7 +16,7 @@ from tests.conftest import API_KEY, drain
 from tests.plugins.ehr_kareo_like.conftest import book_and_sync, sync_overrides
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING
 
-PHI = ["Jane", "Doe", "jane.doe", "555-0142", "5550142", "1980", "XJH123456789", "Knee"]
+PHI = ["Jane", "Doe", "jane.doe", "555-0142", "5550142", "1980-02-29", "XJH123456789", "Knee"]
 
 
 @pytest.fixture
