@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from sqlalchemy import func, select
@@ -53,12 +54,23 @@ EVERY_DAY = {
 }
 
 
-def settings(
-    folder: Path, label: str, database_url: str | None = None, broker_url: str = "stub://"
-) -> Settings:
+class ScaledOut(NamedTuple):
+    """Where the scaled-out run's parts live: PostgreSQL, the broker, the EHR server."""
+
+    database_url: str
+    broker_url: str
+    ehr_url: str
+
+
+def settings(folder: Path, label: str, scaled: ScaledOut | None = None) -> Settings:
+    database_url = scaled.database_url if scaled else f"sqlite:///{folder / f'{label}.db'}"
+    ehr = {"practices": {"bench": {"base_url": scaled.ehr_url}}} if scaled else {}
     return Settings(
-        database_url=database_url or f"sqlite:///{folder / f'{label}.db'}",
-        broker={"url": broker_url, "queue": f"bench_{label}_{os.getpid()}"},
+        database_url=database_url,
+        broker={
+            "url": scaled.broker_url if scaled else "stub://",
+            "queue": f"bench_{label}_{os.getpid()}",
+        },
         rate_limits={"per_client": "10000000/minute", "per_practice": "10000000/minute"},
         logging={"level": "WARNING"},
         practices={
@@ -100,7 +112,8 @@ def settings(
                     }
                 },
                 "ehr_kareo_like": {
-                    "sandbox": {"database_url": f"sqlite:///{folder / f'{label}-ehr.db'}"}
+                    "sandbox": {"database_url": f"sqlite:///{folder / f'{label}-ehr.db'}"},
+                    **ehr,
                 },
                 "notifications": {
                     "file_folder": str(folder / f"{label}-messages"),
@@ -162,12 +175,9 @@ def worker_process(config: Settings) -> subprocess.Popen[bytes]:
     )
 
 
-def run_pipeline(folder: Path, count: int, scaled: tuple[str, str] | None = None) -> float:
-    """Requests/s; ``scaled`` = (PostgreSQL URL, Redis URL) runs the worker as its own process."""
-    if scaled is None:
-        config = settings(folder, "pipeline")
-    else:
-        config = settings(folder, "scaled", database_url=scaled[0], broker_url=scaled[1])
+def run_pipeline(folder: Path, count: int, scaled: ScaledOut | None = None) -> float:
+    """Requests/s; ``scaled`` runs the worker as its own process."""
+    config = settings(folder, "pipeline", scaled)
     runtime = Runtime(config, clock=SystemClock())
     worker = None
     try:
@@ -216,9 +226,9 @@ class NoEvents:
         return ""
 
 
-def run_inline(folder: Path, count: int, database_url: str | None = None) -> float:
+def run_inline(folder: Path, count: int, scaled: ScaledOut | None = None) -> float:
     """The same booking POSTs (validation, availability, storage), then direct calls."""
-    runtime = Runtime(settings(folder, "inline", database_url=database_url), clock=SystemClock())
+    runtime = Runtime(settings(folder, "inline", scaled), clock=SystemClock())
     try:
         runtime.migrate()
         runtime.outbox = NoEvents()  # type: ignore[assignment]
@@ -310,35 +320,74 @@ def run_latency(folder: Path, count: int) -> list[float]:
     return latencies
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
-def stores(postgres_url: str | None) -> Iterator[tuple[Path, str | None]]:
-    """A fresh folder (SQLite files, messages) and, to run on PostgreSQL, a fresh schema."""
+def ehr_server(folder: Path) -> Iterator[str]:
+    """``practice-sync sandbox-ehr`` in its own process, as a practice's EHR is: its URL."""
+    port = free_port()
+    database = f"sqlite:///{folder / 'ehr-server.db'}"
+    command = ["sandbox-ehr", "--port", str(port), "--database-url", database]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "integration_core", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the sandbox EHR server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def stores(postgres_url: str | None, redis_url: str) -> Iterator[tuple[Path, ScaledOut | None]]:
+    """A fresh folder (SQLite files, messages) and, to run scaled out, a fresh PostgreSQL
+    schema and a fresh EHR server."""
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
         if postgres_url is None:
-            yield Path(tmp), None
+            yield folder, None
         else:
-            with fresh_schema_url(postgres_url) as url:
-                yield Path(tmp), url
+            with fresh_schema_url(postgres_url) as url, ehr_server(folder) as ehr_url:
+                yield folder, ScaledOut(url, redis_url, ehr_url)
 
 
 def side_by_side(
-    count: int, rounds: int, postgres_url: str | None = None, redis_url: str | None = None
+    count: int, rounds: int, postgres_url: str | None = None, redis_url: str = ""
 ) -> tuple[list[float], list[float]]:
     """Pipeline and inline requests/s, alternating which goes first each round.
 
     Each run gets fresh stores. Alternating the order spreads the machine's drift over both
     sides, so the median ratio is the cost of durability, not of a noisy minute. With
-    ``postgres_url`` both sides use PostgreSQL and the pipeline's worker is its own process.
+    ``postgres_url`` both sides use PostgreSQL and an EHR server of their own, and the
+    pipeline's worker is its own process.
     """
     pipeline: list[float] = []
     inline: list[float] = []
     for number in range(rounds):
         for side in ("pipeline", "inline") if number % 2 == 0 else ("inline", "pipeline"):
-            with stores(postgres_url) as (folder, url):
+            with stores(postgres_url, redis_url) as (folder, scaled):
                 if side == "inline":
-                    inline.append(run_inline(folder, count, database_url=url))
+                    inline.append(run_inline(folder, count, scaled))
                 else:
-                    scaled = None if url is None else (url, redis_url or "")
                     pipeline.append(run_pipeline(folder, count, scaled))
     return pipeline, inline
 
@@ -367,7 +416,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="pipeline/inline pairs to run")
     parser.add_argument("--small", action="store_true", help="a quick run (as CI does)")
     parser.add_argument(
-        "--postgres-url", help="also run scaled out: PostgreSQL + Redis + a worker process"
+        "--postgres-url",
+        help="also run scaled out: PostgreSQL, Redis, a worker process, the EHR as a server",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
@@ -386,7 +436,7 @@ def main() -> None:
     )
     if args.postgres_url:
         report(
-            f"PostgreSQL + Redis, a separate worker process, {count} requests",
+            f"scaled out (PostgreSQL, Redis, a worker process, the EHR server), {count} requests",
             *side_by_side(count, rounds, args.postgres_url, args.redis_url),
         )
 

@@ -51,6 +51,6 @@ def test_pipeline_benchmark_runs_small_embedded_and_scaled_out():
     out = result.stdout
     rates = [float(n) for n in re.findall(r"(\d+\.\d) requests/s", out)]
     assert len(rates) == 4 and all(rate > 0 for rate in rates)  # pipeline and inline, twice
-    assert "== PostgreSQL + Redis, a separate worker process" in out
+    assert "== scaled out (PostgreSQL, Redis, a worker process, the EHR server)" in out
     assert len(re.findall(r"ratio pipeline/inline: \d+\.\d\d", out)) == 2
     assert re.search(r"request → tentative .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)
