@@ -126,7 +126,7 @@ def run_demo(folder: Path, say: Callable[[str], None]) -> None:
                     ),
                     idempotency_key=f"demo-seed-{last}-{copy}",
                 )
-        say("the EHR already knows Maria Garcia once and Sam Lee twice")
+        say("the EHR already knows M.G. once and S.L. twice")
         client = httpx.Client(
             transport=InProcessTransport(create_app(runtime)), base_url="http://practice-sync"
         )

@@ -24,7 +24,7 @@ def test_demo_books_three_patients_into_the_ehr(tmp_path):
     assert (
         out.count("sms   → +1617***0100: Demo Family Clinic:") == 3
     )  # texts carry a count, no names
-    # Patients appear by initials only.
+    # Patients appear by initials only, anywhere in the output.
     for name in ("Olivia", "Bennett", "Maria", "Garcia", "Sam Lee"):
-        assert name not in out.split("timeline, read back from the stores:")[1]
+        assert name not in out
     assert len(list((tmp_path / "messages").iterdir())) == 9
