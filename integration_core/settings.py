@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -327,11 +328,18 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
 SectionT = TypeVar("SectionT", bound=BaseModel)
 
 
-def plugin_config(settings: Settings, plugin: str, model: type[SectionT]) -> SectionT:
+def plugin_config(
+    settings: Settings,
+    plugin: str,
+    model: type[SectionT],
+    check: Callable[[Settings, SectionT], None] | None = None,
+) -> SectionT:
     """``plugins.config.<plugin>`` validated against the plugin's own model.
 
-    Validated once per loaded configuration and kept on it: hooks ask for their settings on
-    every delivery, and a configuration is never changed once loaded.
+    ``check`` cross-checks it against the rest of the configuration (raising
+    :class:`ConfigError`). Both run once per loaded configuration and the result is kept on
+    it: hooks ask for their settings on every delivery, and a configuration is never changed
+    once loaded.
     """
     cache = settings._plugin_configs
     found = cache.get((plugin, model))
@@ -340,6 +348,8 @@ def plugin_config(settings: Settings, plugin: str, model: type[SectionT]) -> Sec
             found = model.model_validate(settings.plugins.config.get(plugin, {}))
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None
+        if check is not None:
+            check(settings, found)
         cache[(plugin, model)] = found
     assert isinstance(found, model)
     return found

@@ -135,7 +135,10 @@ class GrowthSettings(_Section):
 
 def load(settings: Settings) -> GrowthSettings:
     """Validated plugin settings, cross-checked against the practices' providers/locations."""
-    config = plugin_config(settings, PLUGIN, GrowthSettings)
+    return plugin_config(settings, PLUGIN, GrowthSettings, check=_cross_check)
+
+
+def _cross_check(settings: Settings, config: GrowthSettings) -> None:
     prefix = f"plugins.config.{PLUGIN}.practices"
     for slug, practice in config.practices.items():
         if slug not in settings.practices:
@@ -158,4 +161,3 @@ def load(settings: Settings) -> GrowthSettings:
                         f"{prefix}.{slug}.calendars.{provider}.{location}: "
                         "the provider does not see patients there"
                     )
-    return config

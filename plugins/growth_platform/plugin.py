@@ -11,9 +11,9 @@ from integration_core.settings import Settings
 from integration_core.store import Database
 from plugins.growth_platform import portal, staff_calendars, widget
 from plugins.growth_platform.calendars import seed_calendars
+from plugins.growth_platform.config import load
 from plugins.growth_platform.cors import PracticeCors
 from plugins.growth_platform.patients import on_request_sync_failed, on_request_synced
-from plugins.growth_platform.state import settings_for
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 
 @hookimpl
 def register_routes(routes: RouteRegistry, settings: Settings) -> None:
-    config = settings_for(settings)
+    config = load(settings)
     routes.add(widget.router)
     routes.add(staff_calendars.router)
     routes.add(portal.router)
@@ -43,4 +43,4 @@ def register_tables(tables: TableRegistry) -> None:
 @hookimpl
 def after_migrate(db: Database, settings: Settings, clock: Clock) -> None:
     with db.transaction() as session:
-        seed_calendars(session, settings_for(settings), clock.now())
+        seed_calendars(session, load(settings), clock.now())
