@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.responses import JSONResponse
@@ -139,8 +140,19 @@ def _appointment_out(row: SandboxAppointment) -> AppointmentOut:
     )
 
 
-def _earlier(session: Session, endpoint: str, key: str | None, body: BaseModel) -> str | None:
-    """The resource an earlier call with this key created, if any (422 if the body differs)."""
+RowT = TypeVar("RowT", SandboxPatient, SandboxAppointment)
+
+
+def _replay(
+    session: Session,
+    endpoint: str,
+    key: str | None,
+    body: BaseModel,
+    model: type[RowT],
+    out: Callable[[RowT], BaseModel],
+) -> JSONResponse | None:
+    """The answer (200) for the resource an earlier call with this key created, if any;
+    422 if the key came with another body."""
     if key is None:
         return None
     entry = session.get(IdempotencyEntry, (endpoint, key))
@@ -148,7 +160,9 @@ def _earlier(session: Session, endpoint: str, key: str | None, body: BaseModel) 
         return None
     if entry.body_hash != _digest(body):
         raise ApiError(422, "idempotency_key_reused", "Key already used with another body.")
-    return entry.resource_id
+    row = session.get(model, entry.resource_id)
+    assert row is not None
+    return JSONResponse(out(row).model_dump(mode="json"), status_code=200)
 
 
 def _digest(body: BaseModel) -> str:
@@ -195,11 +209,9 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
     @router.post("/patients", response_model=PatientOut, status_code=201)
     def create_patient(body: PatientIn, key: IdempotencyKey = None) -> PatientOut | JSONResponse:
         with store.transaction() as session:
-            earlier = _earlier(session, "patients", key, body)
-            if earlier is not None:
-                row = session.get(SandboxPatient, earlier)
-                assert row is not None
-                return JSONResponse(_patient_out(row).model_dump(mode="json"), status_code=200)
+            replayed = _replay(session, "patients", key, body, SandboxPatient, _patient_out)
+            if replayed is not None:
+                return replayed
             row = SandboxPatient(id=new_sandbox_id("PAT"), created_at=now(), **body.model_dump())
             session.add(row)
             _remember(session, "patients", key, body, row.id)
@@ -218,11 +230,11 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
         body: AppointmentIn, key: IdempotencyKey = None
     ) -> AppointmentOut | JSONResponse:
         with store.transaction() as session:
-            earlier = _earlier(session, "appointments", key, body)
-            if earlier is not None:
-                row = session.get(SandboxAppointment, earlier)
-                assert row is not None
-                return JSONResponse(_appointment_out(row).model_dump(mode="json"), status_code=200)
+            replayed = _replay(
+                session, "appointments", key, body, SandboxAppointment, _appointment_out
+            )
+            if replayed is not None:
+                return replayed
             if session.get(SandboxPatient, body.patient_id) is None:
                 raise ApiError(
                     422,
