@@ -15,18 +15,23 @@ from integration_core.testing.services import postgres_url, redis_url
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
+def run_small(module: str, *args: str) -> str:
+    """``python -m <module> --small …`` from the repository root; its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "bench.availability", "--small", "--postgres-url", postgres_url()],
+        [sys.executable, "-m", module, "--small", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    return result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
+    out = run_small("bench.availability", "--postgres-url", postgres_url())
     for label in ("SQLite", "PostgreSQL"):
         assert f"== {label}: 10 providers, 2 locations" in out
     assert len(re.findall(r"p95 ratio endpoint/control: \d+\.\d\d", out)) == 2
@@ -39,16 +44,7 @@ def test_availability_benchmark_runs_small_on_sqlite_and_postgresql():
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_pipeline_benchmark_runs_small_embedded_and_scaled_out():
-    command = [sys.executable, "-m", "bench.pipeline", "--small", "--postgres-url", postgres_url()]
-    result = subprocess.run(
-        [*command, "--redis-url", redis_url()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = run_small("bench.pipeline", "--postgres-url", postgres_url(), "--redis-url", redis_url())
     rates = [float(n) for n in re.findall(r"(\d+\.\d) requests/s", out)]
     assert len(rates) == 4 and all(rate > 0 for rate in rates)  # pipeline and inline, twice
     assert "== scaled out (PostgreSQL, Redis, a worker process, the EHR server)" in out
