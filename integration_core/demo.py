@@ -25,6 +25,7 @@ from sqlalchemy import select
 from integration_core import links
 from integration_core.clock import SystemClock
 from integration_core.ehr.protocol import NewPatient
+from integration_core.ehr.sync import SYSTEM as EHR
 from integration_core.http.app import create_app
 from integration_core.http.inprocess import InProcessTransport
 from integration_core.records import Appointment, AppointmentRequest
@@ -187,11 +188,11 @@ def _timeline(runtime: Runtime, folder: Path, say: Callable[[str], None]) -> Non
         requests = session.scalars(
             select(AppointmentRequest).order_by(AppointmentRequest.created_at)
         ).all()
+        events = session.scalars(select(Event).order_by(Event.created_at)).all()
         for request in requests:
             appointment = session.get(Appointment, request.appointment_id)
             assert appointment is not None
             initials = f"{request.first_name[0]}.{request.last_name[0]}."
-            events = session.scalars(select(Event).order_by(Event.created_at)).all()
             mine = [e for e in events if e.payload.get("request_id") == request.id]
             synced = next((e for e in mine if e.kind == "request_synced"), None)
             ehr_patient = links.external_id(
@@ -199,14 +200,14 @@ def _timeline(runtime: Runtime, folder: Path, say: Callable[[str], None]) -> Non
                 practice_id=PRACTICE,
                 entity="request_patient",
                 local=request.id,
-                system="ehr",
+                system=EHR,
             )
             ehr_appointment_id = links.external_id(
                 session,
                 practice_id=PRACTICE,
                 entity="appointment",
                 local=appointment.id,
-                system="ehr",
+                system=EHR,
             )
             say(f"  {initials} request {request.id}: {' → '.join(e.kind for e in mine)}")
             status, sync = appointment.status.value, request.sync_state.value
