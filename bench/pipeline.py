@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from integration_core.records import AppointmentRequest
 from integration_core.runtime import Runtime
 from integration_core.settings import Settings
 from integration_core.store import Delivery, DeliveryStatus
+from integration_core.testing.processes import free_port, wait_until_ready
 from integration_core.testing.services import fresh_schema_url
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
 from plugins.notifications.channels import FileChannel, Message
@@ -320,12 +320,6 @@ def run_latency(folder: Path, count: int) -> list[float]:
     return latencies
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def ehr_server(folder: Path) -> Iterator[str]:
     """``practice-sync sandbox-ehr`` in its own process, as a practice's EHR is: its URL."""
@@ -339,22 +333,11 @@ def ehr_server(folder: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the sandbox EHR server did not start")
-            time.sleep(0.1)
+        wait_until_ready(url, path="/healthz", timeout=30)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @contextmanager

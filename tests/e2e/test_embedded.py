@@ -13,7 +13,8 @@ import httpx
 from sqlalchemy import select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
-from tests.e2e.test_scaled_out import CONFIG, ROOT, free_port, wait_until, wait_until_ready
+from integration_core.testing.processes import free_port, wait_until, wait_until_ready
+from tests.e2e.test_scaled_out import CONFIG, ROOT
 
 
 def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path: Path):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
+from integration_core.testing.processes import free_port, wait_until, wait_until_ready
 from integration_core.testing.services import postgres_schema_url, redis_url
 
 ROOT = Path(__file__).parents[2]
@@ -28,12 +27,6 @@ name = "Acme"
 name = "Main"
 time_zone = "America/New_York"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -62,25 +55,6 @@ def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[byte
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def wait_until_ready(base: str, path: str = "/readyz") -> None:
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{base}{path}", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(ready, 60, f"{base} to be ready")
 
 
 @pytest.mark.postgres

@@ -13,10 +13,11 @@ import pytest
 from integration_core.errors import ExternalRejected
 from integration_core.http.inprocess import InProcessTransport
 from integration_core.testing import EHRAdapterContract
+from integration_core.testing.processes import free_port, wait_until_ready
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
-from tests.e2e.test_scaled_out import ROOT, free_port, wait_until_ready
+from tests.e2e.test_scaled_out import ROOT
 
 
 class TestKareoLikeInProcess(EHRAdapterContract):

@@ -13,9 +13,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from integration_core.errors import ExternalRejected, ExternalUnavailable
+from integration_core.testing.processes import free_port
 from plugins.notifications.channels import EmailChannel, FileChannel, Message, SmsChannel
 from plugins.notifications.config import EmailSettings, SmsSettings
-from tests.e2e.test_scaled_out import free_port
 
 
 class Inbox:
