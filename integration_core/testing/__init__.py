@@ -5,6 +5,8 @@
   deliveries exactly when it says (``drain``).
 * :mod:`integration_core.testing.services` — fresh PostgreSQL schemas and Redis prefixes per
   run, skipping (or failing, with ``PRACTICE_SYNC_REQUIRE_SERVICES=1``) when a service is absent.
+* :mod:`integration_core.testing.processes` — a free port, and waiting for a started server
+  process to answer.
 """
 
 from integration_core.testing.dispatch import QueueDispatcher
