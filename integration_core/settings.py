@@ -14,8 +14,10 @@ start with the full key path (``practices.acme.locations.main.time_zone``).
 from __future__ import annotations
 
 import os
+import threading
 import tomllib
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -25,7 +27,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -48,6 +49,7 @@ __all__ = [
     "ProviderSettings",
     "RetrySettings",
     "Settings",
+    "built_once",
     "format_validation_error",
     "load_settings",
     "plugin_config",
@@ -230,9 +232,6 @@ class Settings(BaseSettings):
     practices: dict[str, PracticeSettings] = {}
 
     _slugs = field_validator("practices")(_check_slugs)
-    _plugin_configs: dict[tuple[str, type[BaseModel]], BaseModel] = PrivateAttr(
-        default_factory=dict
-    )
 
     @classmethod
     def settings_customise_sources(
@@ -326,6 +325,30 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
 
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
+T = TypeVar("T")
+
+
+_built: dict[int, dict[Hashable, Any]] = {}
+_building = threading.RLock()  # re-entrant: building one thing may need another
+
+
+def built_once(settings: Settings, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()``'s result, made once per loaded configuration object.
+
+    For what is derived from the configuration alone (a plugin's validated settings, a
+    channel client): hooks ask for it on every delivery, and a configuration is never changed
+    once loaded. The results are forgotten with the object (a copy starts afresh), and a
+    failing ``build`` is not kept, so the error shows on every call.
+    """
+    with _building:
+        cache = _built.get(id(settings))
+        if cache is None:
+            cache = _built[id(settings)] = {}
+            weakref.finalize(settings, _built.pop, id(settings), None)
+        if key not in cache:
+            cache[key] = build()
+        found: T = cache[key]
+    return found
 
 
 def plugin_config(
@@ -334,22 +357,16 @@ def plugin_config(
     model: type[SectionT],
     check: Callable[[Settings, SectionT], None] | None = None,
 ) -> SectionT:
-    """``plugins.config.<plugin>`` validated against the plugin's own model.
+    """``plugins.config.<plugin>`` validated against the plugin's own model, once per loaded
+    configuration; ``check`` cross-checks it against the rest (raising :class:`ConfigError`)."""
 
-    ``check`` cross-checks it against the rest of the configuration (raising
-    :class:`ConfigError`). Both run once per loaded configuration and the result is kept on
-    it: hooks ask for their settings on every delivery, and a configuration is never changed
-    once loaded.
-    """
-    cache = settings._plugin_configs
-    found = cache.get((plugin, model))
-    if found is None:
+    def build() -> SectionT:
         try:
             found = model.model_validate(settings.plugins.config.get(plugin, {}))
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None
         if check is not None:
             check(settings, found)
-        cache[(plugin, model)] = found
-    assert isinstance(found, model)
-    return found
+        return found
+
+    return built_once(settings, ("plugin_config", plugin, model), build)

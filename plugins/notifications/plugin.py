@@ -11,7 +11,6 @@ Channels are chosen per practice by name from the ``register_channels`` registry
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from integration_core.errors import ConfigError, MissingRecord
 from integration_core.events import RequestEvent, RequestSyncedEvent, RequestSyncFailedEvent
 from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus
 from integration_core.registries import Registry, TableRegistry
-from integration_core.settings import Settings
+from integration_core.settings import Settings, built_once
 from plugins.notifications.channels import Channel, EmailChannel, FileChannel, Message, SmsChannel
 from plugins.notifications.config import PracticeNotifications, load
 from plugins.notifications.ledger import send_once
@@ -43,8 +42,6 @@ TEMPLATES = Environment(
     autoescape=False,  # plain-text messages
     keep_trailing_newline=True,
 )
-_channels: dict[tuple[int, str], Channel] = {}
-_lock = threading.Lock()
 
 
 def _email(settings: Settings) -> Channel:
@@ -78,11 +75,13 @@ def register_channels(registry: Registry[Any], settings: Settings) -> None:
 
 
 def _channel(ctx: HookContext, name: str) -> Channel:
-    key = (id(ctx.settings), name)
-    with _lock:
-        if key not in _channels:
-            _channels[key] = ctx.channels.get(name)(ctx.settings)
-        return _channels[key]
+    """The channel ``name``, built once per configuration (an SMS client keeps its pool)."""
+
+    def build() -> Channel:
+        channel: Channel = ctx.channels.get(name)(ctx.settings)
+        return channel
+
+    return built_once(ctx.settings, ("notifications.channel", name), build)
 
 
 def _practice(ctx: HookContext) -> PracticeNotifications:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from integration_core.errors import ConfigError
-from integration_core.settings import load_settings, plugin_config
+from integration_core.settings import Settings, built_once, load_settings, plugin_config
 from plugins.growth_platform.config import load
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "practice-sync.toml"
@@ -167,3 +167,26 @@ def test_check_config_validates_plugin_settings_against_the_practice(tmp_path):
         "plugins.config.growth_platform.practices.acme.reasons.flu.providers: "
         "unknown provider 'dr_who'" in result.stderr
     )
+
+
+def test_what_is_built_from_a_configuration_is_built_once_per_configuration():
+    from plugins.notifications.config import NotificationSettings
+
+    settings = Settings(plugins={"config": {"notifications": {"file_folder": "first"}}})
+    validated = plugin_config(settings, "notifications", NotificationSettings)
+    assert plugin_config(settings, "notifications", NotificationSettings) is validated
+
+    changed = settings.model_copy(deep=True)
+    changed.plugins.config["notifications"]["file_folder"] = "second"
+    assert plugin_config(changed, "notifications", NotificationSettings).file_folder == "second"
+
+    calls = []
+
+    def failing() -> object:
+        calls.append(1)
+        raise ConfigError("plugins.config.x: broken")
+
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            built_once(settings, "broken", failing)
+    assert len(calls) == 2  # a failure is not kept: it shows on every call
