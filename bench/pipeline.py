@@ -44,6 +44,7 @@ from integration_core.settings import Settings
 from integration_core.store import Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until_ready
 from integration_core.testing.services import fresh_schema_url
+from plugins.ehr_kareo_like.plugin import inprocess_sandbox
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
 from plugins.notifications.channels import FileChannel, Message
 
@@ -292,12 +293,10 @@ def run_latency(folder: Path, count: int) -> list[float]:
         client = httpx.Client(
             transport=InProcessTransport(create_app(runtime)), base_url="http://bench"
         )
-        store = __import__(
-            "plugins.ehr_kareo_like.plugin", fromlist=["inprocess_sandbox"]
-        ).inprocess_sandbox(
+        store, _ = inprocess_sandbox(
             runtime.settings.plugins.config["ehr_kareo_like"]["sandbox"]["database_url"],
             "sandbox-key",
-        )[0]
+        )
         for body in bodies(count):
             answer = client.post("/v1/practices/bench/widget/requests", json=body).json()
             while True:
