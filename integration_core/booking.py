@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from integration_core.engine import EventSink
 from integration_core.errors import MissingRecord
 from integration_core.events import RequestEvent
-from integration_core.outbox import Outbox
 from integration_core.records import (
     ACTIVE_STATUSES,
     Appointment,
@@ -30,11 +30,13 @@ from integration_core.records import (
     SyncState,
 )
 from integration_core.store import new_id
+from integration_core.store.sql import epoch_seconds
 
 __all__ = [
     "BookingForm",
     "SlotUnavailable",
     "Submitted",
+    "busy_time_query",
     "lock_provider",
     "overlapping",
     "set_sync_state",
@@ -105,9 +107,34 @@ def overlapping(
     )
 
 
+_BUSY_TIME = select(
+    Appointment.provider_id,
+    epoch_seconds(Appointment.start_at).label("start"),
+    epoch_seconds(Appointment.end_at).label("end"),
+).where(
+    Appointment.practice_id == bindparam("practice"),
+    Appointment.provider_id.in_(bindparam("providers", expanding=True)),
+    Appointment.status.in_(ACTIVE_STATUSES),
+    Appointment.start_at < bindparam("window_end"),
+    Appointment.end_at > bindparam("window_start"),
+)
+
+
+def busy_time_query() -> Select[str, int, int]:
+    """The time providers are taken: every active appointment (requested, tentative, booked,
+    checked in or out; any origin, any location) overlapping a window.
+
+    Columns ``provider_id, start, end`` (POSIX seconds); bind parameters ``practice``,
+    ``providers`` (a list) and ``window_start`` / ``window_end`` (aware datetimes). One
+    statement for any number of providers: run it alone, or ``union_all`` it with a query of
+    your own (add columns to match) to keep a request's statement count fixed.
+    """
+    return _BUSY_TIME
+
+
 def submit_request(
     session: Session,
-    outbox: Outbox,
+    outbox: EventSink,
     *,
     practice_id: str,
     provider_id: str,

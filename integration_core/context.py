@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from integration_core.events import LifecycleEvent
 from integration_core.settings import PracticeSettings, Settings
 
 if TYPE_CHECKING:
+    from integration_core.channels import ChannelFactory
     from integration_core.ehr.adapters import EHRAdapters
     from integration_core.outbox import Outbox
     from integration_core.registries import Registry
@@ -51,7 +52,7 @@ class HookContext:
     """For a step that must commit on its own, before the delivery ends (a decision a
     retry must not re-take)."""
     ehr: EHRAdapters
-    channels: Registry[Any]
+    channels: Registry[ChannelFactory]
     """Notification channel factories contributed through ``register_channels``."""
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ import pluggy
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from integration_core.channels import ChannelFactory
 from integration_core.clock import Clock
 from integration_core.context import HookContext
 from integration_core.ehr.adapters import EHRAdapters
@@ -31,6 +33,7 @@ from integration_core.outbox import Outbox
 from integration_core.registries import Registry
 from integration_core.settings import Settings
 from integration_core.store import Database, Delivery, DeliveryStatus, Event, new_id
+from integration_core.tracing import traced, tracing
 
 __all__ = ["Claim", "DeliveryRunner", "LostClaim", "backoff_seconds"]
 
@@ -116,7 +119,7 @@ class DeliveryRunner:
         clock: Clock,
         outbox: Outbox,
         ehr: EHRAdapters,
-        channels: Registry[Any],
+        channels: Registry[ChannelFactory],
         *,
         rng: random.Random | None = None,
     ) -> None:
@@ -128,6 +131,7 @@ class DeliveryRunner:
         self.ehr = ehr
         self.channels = channels
         self.rng = rng or random.Random()
+        self.trace = tracing()
         self._callers: dict[tuple[str, str], Any] = {}
 
     # -- claiming -------------------------------------------------------------------------
@@ -218,7 +222,9 @@ class DeliveryRunner:
             ehr=self.ehr,
             channels=self.channels,
         )
-        self._caller(claim.hook, claim.plugin)(event=claim.event, ctx=ctx)
+        call = self._caller(claim.hook, claim.plugin)
+        with traced(claim.hook, claim.plugin, claim.event_id) if self.trace else nullcontext():
+            call(event=claim.event, ctx=ctx)
 
     def _caller(self, hook: str, plugin: str) -> Any:
         """A hook caller that reaches only ``plugin`` (never the whole fan-out at once)."""

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from integration_core import links
 from integration_core.clock import SystemClock
 from integration_core.ehr.protocol import NewPatient
-from integration_core.ehr.sync import SYSTEM as EHR
 from integration_core.http.app import create_app
 from integration_core.http.inprocess import InProcessTransport
+from integration_core.links import EHR_SYSTEM as EHR
 from integration_core.records import Appointment, AppointmentRequest
 from integration_core.runtime import Runtime
 from integration_core.settings import Settings

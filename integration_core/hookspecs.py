@@ -12,18 +12,25 @@ Calling rules:
   whether a failure is transient (retried) or permanent (dead-lettered at once).
 * ``route_review`` stops at the first non-``None`` result.
 * ``register_*`` hooks run once at start-up, broadcast, with a registry to add to.
+* ``settings_model`` and ``check_config`` run once at start-up, plugin by plugin, before any
+  work: what they refuse stops ``check-config``, ``run``, ``serve``, ``worker`` and
+  ``scheduler`` with the key named.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 import pluggy
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from integration_core.channels import ChannelFactory
     from integration_core.clock import Clock
     from integration_core.context import HookContext
+    from integration_core.ehr.adapters import AdapterFactory
     from integration_core.events import (
         AppointmentSyncedEvent,
         CancelEvent,
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
     from integration_core.registries import Registry, RouteRegistry, TableRegistry
     from integration_core.reviews import PublishedReview, ReviewToRoute
     from integration_core.settings import Settings
+    from integration_core.startup import Registries
     from integration_core.store import Database
 
 PROJECT = "practice_sync"
@@ -217,12 +225,46 @@ def route_review(
 
 
 # ---------------------------------------------------------------------------------------------
+# Start-up: declared settings and checks
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def settings_model() -> type[BaseModel]:
+    """Declare the pydantic model of this plugin's settings (``plugins.config.<plugin>``).
+
+    :returns: the model class; derive it from ``ConfigSection`` so unknown keys are refused,
+        and type secrets as ``SecretStr`` (they are then refused in the config file and
+        masked everywhere).
+
+    Called once per plugin at start-up; the engine validates the plugin's settings against it
+    and reports every problem with its full key path. Read the validated settings with
+    ``plugin_config(settings, name, Model)``. Since 0.2.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def check_config(settings: Settings, registries: Registries) -> None:
+    """Cross-check this plugin's settings against the rest of the configuration.
+
+    :param settings: the loaded, validated settings (plugin settings included).
+    :param registries: the EHR adapters and channels every plugin registered.
+
+    Called once per plugin at start-up, after the ``register_*`` hooks. Raise
+    ``ConfigError`` naming the full key path and the valid choices for anything a delivery
+    would otherwise find wrong later (a channel name that resolves to nothing, a channel
+    whose required settings are missing). Since 0.2.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
 # Start-up registration
 # ---------------------------------------------------------------------------------------------
 
 
 @hookspec
-def register_ehr_adapters(registry: Registry[Any], settings: Settings) -> None:
+def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings) -> None:
     """Add EHR adapter factories by name (a practice's ``ehr_adapter`` picks one).
 
     :param registry: call ``registry.add(name, factory)``.
@@ -233,7 +275,7 @@ def register_ehr_adapters(registry: Registry[Any], settings: Settings) -> None:
 
 
 @hookspec
-def register_channels(registry: Registry[Any], settings: Settings) -> None:
+def register_channels(registry: Registry[ChannelFactory], settings: Settings) -> None:
     """Add notification channel factories by name (``email``, ``sms``, ``file``, …).
 
     :param registry: call ``registry.add(name, factory)``.

@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 
 from integration_core.store import IdLink
 
-__all__ = ["LinkConflict", "external_id", "link", "local_id"]
+__all__ = ["EHR_SYSTEM", "LinkConflict", "external_id", "link", "local_id"]
+
+EHR_SYSTEM = "ehr"
+"""The system name under which a practice's EHR ids are linked (whichever EHR it is)."""
 
 
 class LinkConflict(Exception):

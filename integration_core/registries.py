@@ -2,6 +2,8 @@
 
 A plugin receives the registry and calls ``add``; it never returns loosely typed values. Names
 are unique across plugins so that configuration can choose an adapter or a channel by name.
+Each registry is typed with what it holds: ``Registry[AdapterFactory]`` for EHR adapters,
+``Registry[ChannelFactory]`` for notification channels.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
-            raise KeyError(f"no {self.what} named {name!r} (registered: {known})") from None
+            raise KeyError(self.unknown(name)) from None
+
+    def unknown(self, name: str) -> str:
+        """The message for a name nothing registered: what was asked and the valid choices."""
+        return f"no {self.what} {name!r} (registered: {', '.join(self.names()) or 'none'})"
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -19,8 +19,8 @@ from integration_core.deliveries import DeliveryRunner
 from integration_core.ehr.adapters import EHRAdapters
 from integration_core.outbox import Dispatcher, Outbox
 from integration_core.plugins import get_plugin_manager
-from integration_core.registries import Registry
 from integration_core.settings import Settings
+from integration_core.startup import build_registries, check_startup
 from integration_core.store import Database
 from integration_core.store.migrate import upgrade
 from integration_core.sweeper import sweep
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
+    """Validated at construction: a configuration it accepts is one that can run (see
+    :mod:`integration_core.startup`)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -47,11 +50,10 @@ class Runtime:
         self.broker = build_broker(settings.broker)
         self.dramatiq = DramatiqDispatcher(self.broker, settings.broker.queue, self._handle_message)
         self.outbox = Outbox(self.db, self.pm, self.clock, dispatcher or self.dramatiq)
-        adapter_registry: Registry[Any] = Registry("EHR adapter")
-        self.pm.hook.register_ehr_adapters(registry=adapter_registry, settings=settings)
-        self.ehr = EHRAdapters(adapter_registry, settings)
-        self.channels: Registry[Any] = Registry("channel")
-        self.pm.hook.register_channels(registry=self.channels, settings=settings)
+        self.registries = build_registries(self.pm, settings)
+        check_startup(settings, self.pm, self.registries)
+        self.ehr = EHRAdapters(self.registries.ehr_adapters, settings)
+        self.channels = self.registries.channels
         self.runner = DeliveryRunner(
             self.db, self.pm, settings, self.clock, self.outbox, self.ehr, self.channels
         )

@@ -16,17 +16,19 @@ from __future__ import annotations
 import os
 import threading
 import tomllib
+import types
 import weakref
 from collections.abc import Callable, Hashable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -44,6 +46,7 @@ from integration_core.errors import ConfigError
 
 __all__ = [
     "BrokerSettings",
+    "ConfigSection",
     "LocationSettings",
     "PracticeSettings",
     "ProviderSettings",
@@ -53,6 +56,8 @@ __all__ = [
     "format_validation_error",
     "load_settings",
     "plugin_config",
+    "secret_paths",
+    "secrets_refused",
 ]
 
 ENV_PREFIX = "PRACTICE_SYNC_"
@@ -60,7 +65,9 @@ SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _config_path: ContextVar[Path | None] = ContextVar("practice_sync_config_path", default=None)
 
 
-class _Section(BaseModel):
+class ConfigSection(BaseModel):
+    """A settings table that refuses unknown keys: derive plugin settings models from it."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -76,7 +83,7 @@ def _check_slugs(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-class LocationSettings(_Section):
+class LocationSettings(ConfigSection):
     name: str
     time_zone: str = Field(description="IANA time zone the location's calendars are kept in")
     address: str = ""
@@ -98,14 +105,14 @@ class LocationSettings(_Section):
         return ZoneInfo(self.time_zone)
 
 
-class ProviderSettings(_Section):
+class ProviderSettings(ConfigSection):
     name: str
     ehr_id: str = Field(min_length=1, description="the provider's id in the practice's EHR")
     locations: list[str] = Field(min_length=1, description="slugs of the locations they see at")
     telehealth: bool = False
 
 
-class PracticeSettings(_Section):
+class PracticeSettings(ConfigSection):
     name: str
     phone_region: str = Field(
         default="US", pattern=r"^[A-Z]{2}$", description="default region for phone numbers"
@@ -132,7 +139,7 @@ class PracticeSettings(_Section):
         return self
 
 
-class RetrySettings(_Section):
+class RetrySettings(ConfigSection):
     """How failed deliveries are retried before they go dead."""
 
     max_attempts: int = Field(default=25, ge=1, le=1000)
@@ -145,7 +152,7 @@ class RetrySettings(_Section):
     )
 
 
-class BrokerSettings(_Section):
+class BrokerSettings(ConfigSection):
     url: str = Field(default="stub://", description="stub:// (in-process), redis://… or amqp://…")
     queue: str = "practice_sync"
     worker_threads: int = Field(default=4, ge=1, le=64)
@@ -166,18 +173,18 @@ class BrokerSettings(_Section):
         return value
 
 
-class SchedulerSettings(_Section):
+class SchedulerSettings(ConfigSection):
     tick_seconds: float = Field(default=0.5, gt=0, le=60)
     batch_size: int = Field(default=200, ge=1, le=10000)
 
 
-class HttpSettings(_Section):
+class HttpSettings(ConfigSection):
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=0, le=65535)
     public_base_url: str = "http://127.0.0.1:8400"
 
 
-class RateLimitSettings(_Section):
+class RateLimitSettings(ConfigSection):
     """Limits for public routes, in the ``limits`` notation (``60/minute``)."""
 
     per_client: str = "60/minute"
@@ -196,18 +203,22 @@ class RateLimitSettings(_Section):
         return value
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(ConfigSection):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "console"
 
 
-class PluginsSettings(_Section):
+class PluginsSettings(ConfigSection):
+    enabled: list[str] | None = Field(
+        default=None,
+        description="load only these plugins (by name); unset: every installed plugin",
+    )
     blocked: list[str] = Field(default=[], description="plugin names not to load")
     modules: list[str] = Field(
         default=[], description="extra plugin modules by dotted path, loaded like entry points"
     )
     config: dict[str, dict[str, Any]] = Field(
-        default={}, description="per-plugin settings, validated by each plugin"
+        default={}, description="per-plugin settings, validated by each plugin's declared model"
     )
 
 
@@ -232,6 +243,9 @@ class Settings(BaseSettings):
     practices: dict[str, PracticeSettings] = {}
 
     _slugs = field_validator("practices")(_check_slugs)
+    _file_plugin_config: dict[str, Any] = PrivateAttr(default_factory=dict)
+    """``plugins.config`` as the TOML file wrote it: secrets there are refused once the
+    plugins' models say which keys are secret."""
 
     @classmethod
     def settings_customise_sources(
@@ -250,6 +264,10 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+    def plugin_config_in_file(self, plugin: str) -> Any:
+        """``plugins.config.<plugin>`` exactly as the config file wrote it (no environment)."""
+        return self._file_plugin_config.get(plugin, {})
 
     def practice(self, practice_id: str) -> PracticeSettings:
         try:
@@ -270,29 +288,49 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     return "\n".join(lines)
 
 
-def _secret_keys_in_file(data: Any, model: type[BaseModel], path: str) -> list[str]:
-    """Key paths in ``data`` (the TOML document) that hold secrets, which the file must not."""
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``X | None``; anything else unchanged."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def secret_paths(value: Any, annotation: Any, path: str) -> list[str]:
+    """Key paths under ``path`` where ``value`` (raw TOML data) sets a ``SecretStr`` field of
+    ``annotation`` — at any depth: tables of models, tables of secrets, optional fields."""
+    annotation = _without_none(annotation)
+    if annotation is SecretStr:
+        return [path]
+    origin, args = get_origin(annotation), get_args(annotation)
     found: list[str] = []
-    if not isinstance(data, dict):
-        return found
-    for key, value in data.items():
-        field = model.model_fields.get(key)
-        if field is None:
-            continue
-        key_path = f"{path}{key}"
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        if annotation is SecretStr:
-            found.append(key_path)
-        elif args and args[-1] is SecretStr and isinstance(value, dict):
-            found.extend(f"{key_path}.{name}" for name in value)
-        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
-            if isinstance(value, dict):
-                for name, item in value.items():
-                    found.extend(_secret_keys_in_file(item, args[-1], f"{key_path}.{name}."))
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            found.extend(_secret_keys_in_file(value, annotation, f"{key_path}."))
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(secret_paths(item, args[1], f"{path}.{key}"))
+    elif origin is list and args and isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(secret_paths(item, args[0], f"{path}.{index}"))
+    elif (
+        isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+        and isinstance(value, dict)
+    ):
+        for key, item in value.items():
+            field = annotation.model_fields.get(key)
+            if field is not None:
+                found.extend(secret_paths(item, field.annotation, f"{path}.{key}"))
     return found
+
+
+def secrets_refused(paths: list[str]) -> ConfigError:
+    return ConfigError(
+        "\n".join(
+            f"{key}: secrets are read from the environment or the secrets file "
+            f"({ENV_PREFIX}SECRETS_FILE), never from the config file"
+            for key in paths
+        )
+    )
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
@@ -306,22 +344,22 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             document = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
-        secret_paths = _secret_keys_in_file(document, Settings, "")
-        if secret_paths:
-            raise ConfigError(
-                "\n".join(
-                    f"{key}: secrets are read from the environment or the secrets file "
-                    f"({ENV_PREFIX}SECRETS_FILE), never from the config file"
-                    for key in secret_paths
-                )
-            )
+        found = [key.removeprefix(".") for key in secret_paths(document, Settings, "")]
+        if found:
+            raise secrets_refused(found)
     token = _config_path.set(path)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
     finally:
         _config_path.reset(token)
+    if path is not None:
+        file_plugins = document.get("plugins", {})
+        settings._file_plugin_config = (
+            file_plugins.get("config", {}) if isinstance(file_plugins, dict) else {}
+        )
+    return settings
 
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
@@ -351,22 +389,15 @@ def built_once(settings: Settings, key: Hashable, build: Callable[[], T]) -> T:
     return found
 
 
-def plugin_config(
-    settings: Settings,
-    plugin: str,
-    model: type[SectionT],
-    check: Callable[[Settings, SectionT], None] | None = None,
-) -> SectionT:
+def plugin_config(settings: Settings, plugin: str, model: type[SectionT]) -> SectionT:
     """``plugins.config.<plugin>`` validated against the plugin's own model, once per loaded
-    configuration; ``check`` cross-checks it against the rest (raising :class:`ConfigError`)."""
+    configuration. The engine validates every declared model at start-up (see
+    :func:`integration_core.startup.check_startup`), so a hook asking later gets the same object."""
 
     def build() -> SectionT:
         try:
-            found = model.model_validate(settings.plugins.config.get(plugin, {}))
+            return model.model_validate(settings.plugins.config.get(plugin, {}))
         except ValidationError as exc:
             raise ConfigError(format_validation_error(exc, f"plugins.config.{plugin}")) from None
-        if check is not None:
-            check(settings, found)
-        return found
 
     return built_once(settings, ("plugin_config", plugin, model), build)

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from integration_core.ehr.protocol import EHRAdapter
 from integration_core.errors import ConfigError
 from integration_core.registries import Registry
 from integration_core.settings import Settings
 
-__all__ = ["AdapterFactory", "EHRAdapters"]
+__all__ = ["AdapterFactory", "EHRAdapters", "adapter_errors"]
 
 AdapterFactory = Callable[[str, Settings], EHRAdapter]
 """``factory(practice_id, settings)`` → the adapter for that practice."""
 
 
+def adapter_errors(settings: Settings, registry: Registry[AdapterFactory]) -> list[str]:
+    """One line per practice whose ``ehr_adapter`` names no registered adapter."""
+    return [
+        f"practices.{slug}.ehr_adapter: {registry.unknown(practice.ehr_adapter)}"
+        for slug, practice in settings.practices.items()
+        if practice.ehr_adapter is not None and practice.ehr_adapter not in registry
+    ]
+
+
 class EHRAdapters:
     """One adapter per practice, built on first use and then shared (adapters are thread-safe)."""
 
-    def __init__(self, registry: Registry[Any], settings: Settings) -> None:
+    def __init__(self, registry: Registry[AdapterFactory], settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
         self._built: dict[str, EHRAdapter] = {}
@@ -34,10 +42,8 @@ class EHRAdapters:
                 if name is None:
                     raise ConfigError(f"practices.{practice_id}.ehr_adapter: not set")
                 if name not in self.registry:
-                    known = ", ".join(self.registry.names()) or "none"
                     raise ConfigError(
-                        f"practices.{practice_id}.ehr_adapter: no adapter {name!r} "
-                        f"(registered: {known})"
+                        f"practices.{practice_id}.ehr_adapter: {self.registry.unknown(name)}"
                     )
                 adapter = self.registry.get(name)(practice_id, self.settings)
                 self._built[practice_id] = adapter

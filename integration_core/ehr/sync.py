@@ -38,11 +38,9 @@ from integration_core.events import (
 from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus
 from integration_core.store import Base, Event
 
-__all__ = ["PLUGIN", "SYSTEM", "SyncDecision"]
+__all__ = ["PLUGIN", "SyncDecision"]
 
 PLUGIN = "ehr_sync"
-SYSTEM = "ehr"
-"""The id-link system name for the practice's EHR."""
 
 
 class SyncDecision(Base):
@@ -149,7 +147,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         practice_id=ctx.practice_id,
         entity="request_patient",
         local=request.id,
-        system=SYSTEM,
+        system=links.EHR_SYSTEM,
         external=patient_id,
         now=now,
     )
@@ -158,7 +156,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         practice_id=ctx.practice_id,
         entity="appointment",
         local=appointment.id,
-        system=SYSTEM,
+        system=links.EHR_SYSTEM,
         external=ehr_appointment.id,
         now=now,
     )

@@ -27,12 +27,14 @@ from integration_core.http.errors import ApiError
 from integration_core.settings import RateLimitSettings
 
 if TYPE_CHECKING:
+    from integration_core.engine import Engine
     from integration_core.runtime import Runtime
 
 __all__ = [
     "PublicRateLimiter",
     "Staff",
     "StaffPrincipal",
+    "get_engine",
     "get_runtime",
     "public_rate_limit",
     "staff_principal",
@@ -43,6 +45,11 @@ __all__ = [
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def get_engine(request: Request) -> Engine:
+    """The engine serving ``request``: settings, clock, database, outbox (for plugin routes)."""
+    return get_runtime(request)
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,17 @@ from typing import Any
 
 import httpx
 
-from integration_core.ehr.protocol import (
+from integration_core.api import (
     EHRAppointment,
     EHRPatient,
     EHRPracticeSettings,
-    NewAppointment,
-    NewPatient,
-    PatientQuery,
-)
-from integration_core.errors import (
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
     MissingRecord,
+    NewAppointment,
+    NewPatient,
+    PatientQuery,
     RateLimited,
 )
 

@@ -7,9 +7,9 @@ embedded default runs it) and its API key — a secret, so set it in the environ
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from integration_core.settings import Settings, plugin_config
+from integration_core.api import ConfigSection, Settings, plugin_config
 
 __all__ = ["KareoPracticeSettings", "KareoSettings", "SandboxSettings", "load"]
 
@@ -17,18 +17,14 @@ PLUGIN = "ehr_kareo_like"
 INPROCESS = "inprocess"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SandboxSettings(_Section):
+class SandboxSettings(ConfigSection):
     database_url: str = Field(
         default="sqlite:///sandbox-ehr.db", description="the in-process sandbox EHR's own database"
     )
     api_key: SecretStr = SecretStr("sandbox-key")
 
 
-class KareoPracticeSettings(_Section):
+class KareoPracticeSettings(ConfigSection):
     base_url: str = Field(default=INPROCESS, description="http(s)://… or inprocess")
     api_key: SecretStr | None = Field(default=None, description="defaults to the sandbox's key")
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -37,7 +33,7 @@ class KareoPracticeSettings(_Section):
     )
 
 
-class KareoSettings(_Section):
+class KareoSettings(ConfigSection):
     sandbox: SandboxSettings = SandboxSettings()
     practices: dict[str, KareoPracticeSettings] = {}
 

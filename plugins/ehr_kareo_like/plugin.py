@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import click
 
-from integration_core import hookimpl
-from integration_core.http.inprocess import InProcessTransport
-from integration_core.registries import Registry
-from integration_core.settings import Settings
+from integration_core.api import AdapterFactory, InProcessTransport, Registry, Settings, hookimpl
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.config import INPROCESS, KareoPracticeSettings, load
+from plugins.ehr_kareo_like.config import INPROCESS, KareoPracticeSettings, KareoSettings, load
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
 
@@ -54,7 +50,12 @@ def build_adapter(practice_id: str, settings: Settings) -> KareoLikeAdapter:
 
 
 @hookimpl
-def register_ehr_adapters(registry: Registry[Any], settings: Settings) -> None:
+def settings_model() -> type[KareoSettings]:
+    return KareoSettings
+
+
+@hookimpl
+def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings) -> None:
     registry.add(ADAPTER, build_adapter)
 
 

@@ -32,8 +32,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect
 
-from integration_core.records import ACTIVE_STATUSES, Appointment
-from integration_core.store.sql import epoch_seconds
+from integration_core.api import busy_time_query, epoch_seconds
 from plugins.growth_platform.config import WEEKDAYS, clock_minutes
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
@@ -277,31 +276,20 @@ _CALENDARS = select(
     Calendar.provider_id.in_(bindparam("providers", expanding=True)),
     Calendar.location_id.in_(bindparam("locations", expanding=True)),
 )
-# A calendar's own blocks, and its provider's appointments at every location (no location).
+# A calendar's own blocks, and its provider's busy time at every location (no location).
 _TAKEN: CompoundSelect[Any] = union_all(
     select(
         TimeBlock.provider_id,
-        TimeBlock.location_id,
         epoch_seconds(TimeBlock.start_at).label("start"),
         epoch_seconds(TimeBlock.end_at).label("end"),
+        TimeBlock.location_id,
     ).where(
         TimeBlock.practice_id == bindparam("practice"),
         TimeBlock.provider_id.in_(bindparam("providers", expanding=True)),
         TimeBlock.start_at < bindparam("window_end"),
         TimeBlock.end_at > bindparam("window_start"),
     ),
-    select(
-        Appointment.provider_id,
-        null().label("location_id"),
-        epoch_seconds(Appointment.start_at).label("start"),
-        epoch_seconds(Appointment.end_at).label("end"),
-    ).where(
-        Appointment.practice_id == bindparam("practice"),
-        Appointment.provider_id.in_(bindparam("providers", expanding=True)),
-        Appointment.status.in_(ACTIVE_STATUSES),
-        Appointment.start_at < bindparam("window_end"),
-        Appointment.end_at > bindparam("window_start"),
-    ),
+    busy_time_query().add_columns(null().label("location_id")),
 )
 
 
@@ -319,7 +307,7 @@ def open_slots(
     """Open slots for the chosen providers at the chosen locations, by start then provider.
 
     Two statements, built once at import: the calendars, then what is taken (time blocks
-    and appointments together).
+    and the core's busy time together).
     """
     connection = session.connection()  # plain rows: no identity map needed for a read
     chosen = {"practice": practice_id, "providers": list(providers)}
@@ -338,7 +326,7 @@ def open_slots(
     chosen["providers"] = sorted({c.provider_id for c in calendars})
     blocks: dict[tuple[str, str], list[Interval]] = defaultdict(list)
     busy: dict[str, list[Interval]] = defaultdict(list)
-    for provider_id, location_id, start, end in connection.execute(
+    for provider_id, start, end, location_id in connection.execute(
         _TAKEN, {**chosen, **window}
     ).all():
         if location_id is None:

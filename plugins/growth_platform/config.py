@@ -11,16 +11,13 @@ import re
 from functools import lru_cache
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from integration_core.errors import ConfigError
-from integration_core.settings import Settings, plugin_config
+from integration_core.api import ConfigError, ConfigSection, Settings, plugin_config
 
 __all__ = [
     "WEEKDAYS",
@@ -30,6 +27,7 @@ __all__ = [
     "PracticeGrowthSettings",
     "ReasonSettings",
     "clock_minutes",
+    "cross_check",
     "load",
 ]
 
@@ -47,18 +45,14 @@ def clock_minutes(value: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReasonSettings(_Section):
+class ReasonSettings(ConfigSection):
     name: str
     providers: list[str] = Field(min_length=1, description="provider slugs offering it")
     locations: list[str] = Field(min_length=1, description="location slugs offering it")
     virtual: bool = Field(default=False, description="may be booked as a virtual visit")
 
 
-class DayPattern(_Section):
+class DayPattern(ConfigSection):
     enabled: bool = Field(
         default=True, description="the weekday toggle: off removes the day from the widget"
     )
@@ -68,7 +62,7 @@ class DayPattern(_Section):
     )
 
 
-class CalendarPattern(_Section):
+class CalendarPattern(ConfigSection):
     """When a provider takes online bookings at a location: the shape of a config seed and of
     the staff API alike."""
 
@@ -108,7 +102,7 @@ class CalendarPattern(_Section):
         return days
 
 
-class PracticeGrowthSettings(_Section):
+class PracticeGrowthSettings(ConfigSection):
     separate_new_returning: bool = True
     policy_version: str = Field(default="1", min_length=1, max_length=32)
     cors_origins: list[str] = []
@@ -118,7 +112,7 @@ class PracticeGrowthSettings(_Section):
     )
 
 
-class GrowthSettings(_Section):
+class GrowthSettings(ConfigSection):
     practices: dict[str, PracticeGrowthSettings] = {}
 
     @model_validator(mode="after")
@@ -134,11 +128,12 @@ class GrowthSettings(_Section):
 
 
 def load(settings: Settings) -> GrowthSettings:
-    """Validated plugin settings, cross-checked against the practices' providers/locations."""
-    return plugin_config(settings, PLUGIN, GrowthSettings, check=_cross_check)
+    """Validated plugin settings (checked at start-up; see :func:`cross_check`)."""
+    return plugin_config(settings, PLUGIN, GrowthSettings)
 
 
-def _cross_check(settings: Settings, config: GrowthSettings) -> None:
+def cross_check(settings: Settings, config: GrowthSettings) -> None:
+    """Every practice, provider and location named here exists in the core settings."""
     prefix = f"plugins.config.{PLUGIN}.practices"
     for slug, practice in config.practices.items():
         if slug not in settings.practices:

@@ -15,9 +15,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from integration_core.booking import BookingForm
-from integration_core.http.errors import ApiError
-from integration_core.settings import PracticeSettings
+from integration_core.api import ApiError, BookingForm, PracticeSettings
 from plugins.growth_platform.config import PracticeGrowthSettings
 
 __all__ = ["BookingBody", "to_form"]

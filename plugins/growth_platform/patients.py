@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from integration_core import hookimpl, links
-from integration_core.booking import set_sync_state
-from integration_core.context import HookContext
-from integration_core.ehr.sync import SYSTEM as EHR
-from integration_core.errors import MissingRecord
-from integration_core.events import RequestSyncedEvent, RequestSyncFailedEvent
-from integration_core.records import AppointmentRequest, SyncState
-from integration_core.store import new_id
+from integration_core.api import (
+    EHR_SYSTEM,
+    AppointmentRequest,
+    HookContext,
+    MissingRecord,
+    RequestSyncedEvent,
+    RequestSyncFailedEvent,
+    SyncState,
+    external_id,
+    hookimpl,
+    link,
+    new_id,
+    set_sync_state,
+)
 from plugins.growth_platform.tables import Patient
 
 __all__ = ["SYSTEM", "on_request_sync_failed", "on_request_synced"]
@@ -31,7 +37,7 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
     request = session.get(AppointmentRequest, event.request_id)
     if request is None:
         raise MissingRecord("the request is gone")
-    linked = links.external_id(
+    linked = external_id(
         session,
         practice_id=ctx.practice_id,
         entity="request_patient",
@@ -39,12 +45,12 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
         system=SYSTEM,
     )
     if linked is None:
-        ehr_patient = links.external_id(
+        ehr_patient = external_id(
             session,
             practice_id=ctx.practice_id,
             entity="request_patient",
             local=request.id,
-            system=EHR,
+            system=EHR_SYSTEM,
         )
         patient = None
         if event.match == "attached" and ehr_patient is not None:
@@ -67,7 +73,7 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
                 created_at=ctx.clock.now(),
             )
             session.add(patient)
-        links.link(
+        link(
             session,
             practice_id=ctx.practice_id,
             entity="request_patient",

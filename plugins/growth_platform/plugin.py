@@ -4,25 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from integration_core import hookimpl
-from integration_core.clock import Clock
-from integration_core.registries import RouteRegistry, TableRegistry
-from integration_core.settings import Settings
-from integration_core.store import Database
+from integration_core.api import (
+    Clock,
+    Database,
+    RouteRegistry,
+    Settings,
+    TableRegistry,
+    hookimpl,
+)
 from plugins.growth_platform import portal, staff_calendars, widget
 from plugins.growth_platform.calendars import seed_calendars
-from plugins.growth_platform.config import load
+from plugins.growth_platform.config import GrowthSettings, cross_check, load
 from plugins.growth_platform.cors import PracticeCors
 from plugins.growth_platform.patients import on_request_sync_failed, on_request_synced
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
     "after_migrate",
+    "check_config",
     "on_request_sync_failed",
     "on_request_synced",
     "register_routes",
     "register_tables",
+    "settings_model",
 ]
+
+
+@hookimpl
+def settings_model() -> type[GrowthSettings]:
+    return GrowthSettings
+
+
+@hookimpl
+def check_config(settings: Settings) -> None:
+    cross_check(settings, load(settings))
 
 
 @hookimpl

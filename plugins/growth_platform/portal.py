@@ -13,10 +13,17 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import or_, select
 
-from integration_core import audit
-from integration_core.http.pagination import keyset_after, next_cursor
-from integration_core.http.security import Staff, get_runtime
-from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus, SyncState
+from integration_core.api import (
+    Appointment,
+    AppointmentRequest,
+    AppointmentStatus,
+    Staff,
+    SyncState,
+    get_engine,
+    keyset_after,
+    next_cursor,
+    record_audit,
+)
 from plugins.growth_platform.state import growth_settings
 
 __all__ = ["router"]
@@ -67,9 +74,9 @@ def action_required(
     limit: int = Query(default=50, ge=1, le=200),
 ) -> ActionRequiredPage:
     """Pending and failed requests, oldest first."""
-    runtime = get_runtime(request)
-    settings = runtime.settings.practice(staff.practice_id)
-    reasons = growth_settings(runtime).practices.get(staff.practice_id)
+    engine = get_engine(request)
+    settings = engine.settings.practice(staff.practice_id)
+    reasons = growth_settings(engine).practices.get(staff.practice_id)
     query = (
         select(AppointmentRequest, Appointment)
         .join(Appointment, Appointment.id == AppointmentRequest.appointment_id)
@@ -87,9 +94,9 @@ def action_required(
         query = query.where(
             keyset_after(cursor, AppointmentRequest.created_at, AppointmentRequest.id)
         )
-    with runtime.db.transaction() as session:
+    with engine.db.transaction() as session:
         rows = session.execute(query).all()
-        audit.record(
+        record_audit(
             session,
             practice_id=staff.practice_id,
             actor=staff.token_name,
@@ -97,7 +104,7 @@ def action_required(
             entity="action_required",
             entity_id=None,
             outcome=f"{min(len(rows), limit)} rows",
-            at=runtime.clock.now(),
+            at=engine.clock.now(),
         )
     page = rows[:limit]
     items = []

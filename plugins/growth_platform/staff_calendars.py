@@ -10,12 +10,15 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration_core import audit
-from integration_core.http.errors import ApiError
-from integration_core.http.security import Staff, get_runtime
-from integration_core.runtime import Runtime
-from integration_core.settings import PracticeSettings
-from integration_core.store import new_id
+from integration_core.api import (
+    ApiError,
+    Engine,
+    PracticeSettings,
+    Staff,
+    get_engine,
+    new_id,
+    record_audit,
+)
 from plugins.growth_platform.availability import wall_clock_slots
 from plugins.growth_platform.calendars import CalendarView, apply, view
 from plugins.growth_platform.config import CalendarPattern
@@ -47,8 +50,8 @@ class BlockList(BaseModel):
     items: list[BlockOut]
 
 
-def _settings(runtime: Runtime, staff: Staff) -> PracticeSettings:
-    return runtime.settings.practice(staff.practice_id)
+def _settings(engine: Engine, staff: Staff) -> PracticeSettings:
+    return engine.settings.practice(staff.practice_id)
 
 
 def _check_pair(settings: PracticeSettings, provider: str, location: str) -> None:
@@ -71,9 +74,9 @@ def _calendar(session: Session, practice: str, provider: str, location: str) -> 
 
 
 def _audit(
-    session: Session, runtime: Runtime, staff: Staff, action: str, entity: str, entity_id: str
+    session: Session, engine: Engine, staff: Staff, action: str, entity: str, entity_id: str
 ) -> None:
-    audit.record(
+    record_audit(
         session,
         practice_id=staff.practice_id,
         actor=staff.token_name,
@@ -81,15 +84,15 @@ def _audit(
         entity=entity,
         entity_id=entity_id,
         outcome="ok",
-        at=runtime.clock.now(),
+        at=engine.clock.now(),
     )
 
 
 @router.get("", response_model=CalendarList)
 def list_calendars(request: Request, staff: Staff) -> CalendarList:
-    runtime = get_runtime(request)
-    settings = _settings(runtime, staff)
-    with runtime.db.read() as session:
+    engine = get_engine(request)
+    settings = _settings(engine, staff)
+    with engine.db.read() as session:
         rows = session.scalars(
             select(Calendar)
             .where(Calendar.practice_id == staff.practice_id)
@@ -106,10 +109,10 @@ def list_calendars(request: Request, staff: Staff) -> CalendarList:
 
 @router.get("/{provider}/{location}", response_model=CalendarView)
 def get_calendar(provider: str, location: str, request: Request, staff: Staff) -> CalendarView:
-    runtime = get_runtime(request)
-    settings = _settings(runtime, staff)
+    engine = get_engine(request)
+    settings = _settings(engine, staff)
     _check_pair(settings, provider, location)
-    with runtime.db.read() as session:
+    with engine.db.read() as session:
         row = _calendar(session, staff.practice_id, provider, location)
     if row is None:
         raise ApiError(404, "not_found", "This provider has no calendar at this location yet.")
@@ -121,10 +124,10 @@ def put_calendar(
     provider: str, location: str, body: CalendarPattern, request: Request, staff: Staff
 ) -> CalendarView:
     """Create or replace the calendar; the widget shows the change at once."""
-    runtime = get_runtime(request)
-    settings = _settings(runtime, staff)
+    engine = get_engine(request)
+    settings = _settings(engine, staff)
     _check_pair(settings, provider, location)
-    with runtime.db.transaction() as session:
+    with engine.db.transaction() as session:
         row = apply(
             session,
             _calendar(session, staff.practice_id, provider, location),
@@ -133,9 +136,9 @@ def put_calendar(
             provider_id=provider,
             location_id=location,
             actor=staff.token_name,
-            now=runtime.clock.now(),
+            now=engine.clock.now(),
         )
-        _audit(session, runtime, staff, "update", "calendar", f"{provider}/{location}")
+        _audit(session, engine, staff, "update", "calendar", f"{provider}/{location}")
     return view(row, settings.locations[location].time_zone)
 
 
@@ -159,13 +162,13 @@ def list_blocks(
     staff: Staff,
     week: Annotated[date, Query(description="first local date of the week shown")],
 ) -> BlockList:
-    runtime = get_runtime(request)
-    settings = _settings(runtime, staff)
+    engine = get_engine(request)
+    settings = _settings(engine, staff)
     _check_pair(settings, provider, location)
     zone = settings.locations[location].zone
     start = datetime.combine(week, datetime.min.time(), zone).astimezone(UTC)
     end = datetime.combine(week + timedelta(days=7), datetime.min.time(), zone).astimezone(UTC)
-    with runtime.db.read() as session:
+    with engine.db.read() as session:
         rows = session.scalars(
             select(TimeBlock)
             .where(
@@ -190,12 +193,12 @@ def block_slot(
     staff: Staff,
 ) -> BlockOut:
     """Block one slot of the calendar (it disappears from the widget); blocking twice is a no-op."""
-    runtime = get_runtime(request)
-    settings = _settings(runtime, staff)
+    engine = get_engine(request)
+    settings = _settings(engine, staff)
     _check_pair(settings, provider, location)
     zone = settings.locations[location].zone
     start = body.start.astimezone(UTC)
-    with runtime.db.transaction() as session:
+    with engine.db.transaction() as session:
         calendar = _calendar(session, staff.practice_id, provider, location)
         if calendar is None:
             raise ApiError(404, "not_found", "This provider has no calendar at this location yet.")
@@ -226,11 +229,11 @@ def block_slot(
             location_id=location,
             start_at=slot.start,
             end_at=slot.end,
-            created_at=runtime.clock.now(),
+            created_at=engine.clock.now(),
             created_by=staff.token_name,
         )
         session.add(block)
-        _audit(session, runtime, staff, "block", "time_block", block.id)
+        _audit(session, engine, staff, "block", "time_block", block.id)
     return _block_out(block, settings)
 
 
@@ -239,8 +242,8 @@ def unblock_slot(
     provider: str, location: str, block_id: str, request: Request, staff: Staff
 ) -> Response:
     """Make a blocked slot bookable again."""
-    runtime = get_runtime(request)
-    with runtime.db.transaction() as session:
+    engine = get_engine(request)
+    with engine.db.transaction() as session:
         block = session.get(TimeBlock, block_id)
         if (
             block is None
@@ -249,5 +252,5 @@ def unblock_slot(
         ):
             raise ApiError(404, "not_found", "No such time block.")
         session.delete(block)
-        _audit(session, runtime, staff, "unblock", "time_block", block_id)
+        _audit(session, engine, staff, "unblock", "time_block", block_id)
     return Response(status_code=204)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from integration_core.runtime import Runtime
+from integration_core.api import Engine
 from plugins.growth_platform.config import GrowthSettings, load
 
 __all__ = ["growth_settings"]
 
 
-def growth_settings(runtime: Runtime) -> GrowthSettings:
-    return load(runtime.settings)
+def growth_settings(engine: Engine) -> GrowthSettings:
+    return load(engine.settings)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integration_core.store import Base
+from integration_core.api import Base
 
 __all__ = ["Calendar", "Patient", "TimeBlock"]
 

@@ -16,12 +16,18 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 from sqlalchemy.exc import IntegrityError
 
-from integration_core.booking import SlotUnavailable, submit_request
-from integration_core.http import idempotency
-from integration_core.http.errors import ApiError
-from integration_core.http.security import get_runtime, public_rate_limit
-from integration_core.runtime import Runtime
-from integration_core.settings import PracticeSettings
+from integration_core.api import (
+    ApiError,
+    Engine,
+    PracticeSettings,
+    SlotUnavailable,
+    body_hash,
+    get_engine,
+    public_rate_limit,
+    remember_idempotent,
+    replay_idempotent,
+    submit_request,
+)
 from plugins.growth_platform.availability import Slot, open_slots
 from plugins.growth_platform.config import PracticeGrowthSettings
 from plugins.growth_platform.forms import BookingBody, to_form
@@ -93,17 +99,17 @@ class BookingAccepted(BaseModel):
     virtual: bool
 
 
-def _practice(runtime: Runtime, slug: str) -> tuple[PracticeSettings, PracticeGrowthSettings]:
-    practice = runtime.settings.practices.get(slug)
+def _practice(engine: Engine, slug: str) -> tuple[PracticeSettings, PracticeGrowthSettings]:
+    practice = engine.settings.practices.get(slug)
     if practice is None:
         raise ApiError(404, "practice_not_found", "No such practice.")
-    return practice, growth_settings(runtime).practices.get(slug, PracticeGrowthSettings())
+    return practice, growth_settings(engine).practices.get(slug, PracticeGrowthSettings())
 
 
 @router.get("/options", response_model=WidgetOptions)
 def options(practice: str, request: Request) -> WidgetOptions:
     """What the widget offers: reasons for visit, locations, providers, new/returning."""
-    settings, growth = _practice(get_runtime(request), practice)
+    settings, growth = _practice(get_engine(request), practice)
     return WidgetOptions(
         practice=NamedItem(id=practice, name=settings.name),
         separates_new_and_returning=growth.separate_new_returning,
@@ -173,7 +179,7 @@ def _candidates(
 
 
 def _slots(
-    runtime: Runtime,
+    engine: Engine,
     practice: str,
     settings: PracticeSettings,
     providers: set[str],
@@ -182,14 +188,14 @@ def _slots(
     last_day: date,
 ) -> list[Slot]:
     zones = {slug: settings.locations[slug].zone for slug in locations}
-    with runtime.db.read() as session:
+    with engine.db.read() as session:
         return open_slots(
             session,
             practice_id=practice,
             zones=zones,
             first_day=first_day,
             last_day=last_day,
-            now=runtime.clock.now(),
+            now=engine.clock.now(),
             providers=sorted(providers),
             locations=sorted(locations),
         )
@@ -207,8 +213,8 @@ def slots(
     virtual: bool = False,
 ) -> Response:
     """Open slots between two local dates, filtered like the widget filters."""
-    runtime = get_runtime(request)
-    settings, growth = _practice(runtime, practice)
+    engine = get_engine(request)
+    settings, growth = _practice(engine, practice)
     if end < start:
         raise ApiError(
             422,
@@ -229,7 +235,7 @@ def slots(
     if isinstance(allowed, dict):
         raise ApiError(422, "invalid_request", "Some fields are not valid.", fields=allowed)
     providers, locations = allowed
-    found = _slots(runtime, practice, settings, providers, locations, start, end)
+    found = _slots(engine, practice, settings, providers, locations, start, end)
     zone_names = {slug: settings.locations[slug].time_zone for slug in locations}
     # Serialised straight from plain values in pydantic-core: the values are computed here,
     # and SlotList (the documented response model) is what they are — a test holds us to it.
@@ -264,19 +270,19 @@ def create_request(
 
     With an ``Idempotency-Key`` a retry returns the first answer and books nothing new.
     """
-    runtime = get_runtime(request)
-    digest = idempotency.body_hash(body.model_dump_json().encode())
-    settings, growth = _practice(runtime, practice)
+    engine = get_engine(request)
+    digest = body_hash(body.model_dump_json().encode())
+    settings, growth = _practice(engine, practice)
     route = "widget.requests"
     if key is not None:
-        with runtime.db.read() as session:
-            earlier = idempotency.replay(
+        with engine.db.read() as session:
+            earlier = replay_idempotent(
                 session, practice_id=practice, route=route, key=key, digest=digest
             )
         if earlier is not None:
             return earlier
 
-    now = runtime.clock.now()
+    now = engine.clock.now()
     allowed = _candidates(
         settings,
         growth,
@@ -299,25 +305,23 @@ def create_request(
         else:
             day = body.start.astimezone(zone).date()
             start = body.start.astimezone(UTC)
-            offered = _slots(
-                runtime, practice, settings, {body.provider}, {body.location}, day, day
-            )
+            offered = _slots(engine, practice, settings, {body.provider}, {body.location}, day, day)
             slot = next((s for s in offered if s.start == start), None)
             if slot is None:
                 errors["start"] = "this time is not available; choose another slot"
     form = to_form(body, settings, growth, today, errors)
     assert slot is not None
     try:
-        with runtime.db.transaction() as session:
+        with engine.db.transaction() as session:
             if key is not None:
-                earlier = idempotency.replay(
+                earlier = replay_idempotent(
                     session, practice_id=practice, route=route, key=key, digest=digest
                 )
                 if earlier is not None:
                     return earlier
             submitted = submit_request(
                 session,
-                runtime.outbox,
+                engine.outbox,
                 practice_id=practice,
                 provider_id=slot.provider_id,
                 location_id=slot.location_id,
@@ -341,7 +345,7 @@ def create_request(
                 virtual=body.virtual,
             )
             if key is not None:
-                idempotency.remember(
+                remember_idempotent(
                     session,
                     practice_id=practice,
                     route=route,
@@ -354,8 +358,8 @@ def create_request(
     except (SlotUnavailable, IntegrityError):
         # A concurrent retry with the same key may have won: give its answer if so.
         if key is not None:
-            with runtime.db.read() as session:
-                earlier = idempotency.replay(
+            with engine.db.read() as session:
+                earlier = replay_idempotent(
                     session, practice_id=practice, route=route, key=key, digest=digest
                 )
             if earlier is not None:

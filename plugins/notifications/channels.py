@@ -11,29 +11,15 @@ from __future__ import annotations
 import re
 import secrets
 import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
 
 import httpx
 
-from integration_core.errors import ExternalRejected, ExternalTimeout, ExternalUnavailable
+from integration_core.api import ExternalRejected, ExternalTimeout, ExternalUnavailable, Message
 from plugins.notifications.config import EmailSettings, SmsSettings
 
-__all__ = ["Channel", "EmailChannel", "FileChannel", "Message", "SmsChannel"]
-
-
-@dataclass(frozen=True)
-class Message:
-    to: str
-    body: str
-    subject: str | None = None
-    """Email only."""
-
-
-class Channel(Protocol):
-    def send(self, message: Message) -> str: ...
+__all__ = ["EmailChannel", "FileChannel", "SmsChannel"]
 
 
 class EmailChannel:

@@ -6,18 +6,23 @@ Secrets (the SMTP password, the SMS auth token) belong in the environment, e.g.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from integration_core.settings import Settings, plugin_config
+from integration_core.api import ConfigSection, Settings, plugin_config
 
-__all__ = ["EmailSettings", "NotificationSettings", "PracticeNotifications", "SmsSettings", "load"]
+__all__ = [
+    "PLUGIN",
+    "EmailSettings",
+    "NotificationSettings",
+    "PracticeNotifications",
+    "SmsSettings",
+    "load",
+]
+
+PLUGIN = "notifications"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EmailSettings(_Section):
+class EmailSettings(ConfigSection):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
     sender: str = "practice-sync@localhost"
@@ -27,7 +32,7 @@ class EmailSettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-class SmsSettings(_Section):
+class SmsSettings(ConfigSection):
     base_url: str = Field(description="the Twilio-compatible API, e.g. https://api.twilio.com")
     account_sid: str
     auth_token: SecretStr
@@ -35,14 +40,14 @@ class SmsSettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-class PracticeNotifications(_Section):
+class PracticeNotifications(ConfigSection):
     alert_emails: list[str] = Field(default=[], description="staff who get new-request alerts")
     alert_phones: list[str] = Field(default=[], description="staff who get PHI-free texts")
     email_channel: str = Field(default="email", description="email, or file in development")
     sms_channel: str = Field(default="sms", description="sms, or file in development")
 
 
-class NotificationSettings(_Section):
+class NotificationSettings(ConfigSection):
     file_folder: str = Field(default="messages", description="where the file channel writes")
     email: EmailSettings | None = None
     sms: SmsSettings | None = None
@@ -50,4 +55,4 @@ class NotificationSettings(_Section):
 
 
 def load(settings: Settings) -> NotificationSettings:
-    return plugin_config(settings, "notifications", NotificationSettings)
+    return plugin_config(settings, PLUGIN, NotificationSettings)

@@ -11,9 +11,7 @@ from datetime import datetime
 from sqlalchemy import String, bindparam, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integration_core.context import HookContext
-from integration_core.store import Base
-from plugins.notifications.channels import Channel, Message
+from integration_core.api import Base, Channel, HookContext, Message
 
 __all__ = ["SentMessage", "send_once"]
 

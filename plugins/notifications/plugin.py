@@ -6,7 +6,8 @@
 * ``request_sync_failed``: the practice is alerted that a request needs attention.
 
 Channels are chosen per practice by name from the ``register_channels`` registry (``email``,
-``sms``, ``file``); every send goes through the send ledger.
+``sms``, ``file``, or another plugin's) and checked at start-up
+(:mod:`plugins.notifications.channel_choice`); every send goes through the send ledger.
 """
 
 from __future__ import annotations
@@ -17,23 +18,37 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import func, select
 
-from integration_core import hookimpl
-from integration_core.context import HookContext
-from integration_core.errors import ConfigError, MissingRecord
-from integration_core.events import RequestEvent, RequestSyncedEvent, RequestSyncFailedEvent
-from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus
-from integration_core.registries import Registry, TableRegistry
-from integration_core.settings import Settings, built_once
-from plugins.notifications.channels import Channel, EmailChannel, FileChannel, Message, SmsChannel
+from integration_core.api import (
+    Appointment,
+    AppointmentRequest,
+    AppointmentStatus,
+    Channel,
+    HookContext,
+    Message,
+    MissingRecord,
+    RequestEvent,
+    RequestSyncedEvent,
+    RequestSyncFailedEvent,
+    TableRegistry,
+    hookimpl,
+)
+from plugins.notifications.channel_choice import (
+    channel,
+    check_config,
+    register_channels,
+    settings_model,
+)
 from plugins.notifications.config import PracticeNotifications, load
 from plugins.notifications.ledger import send_once
 
 __all__ = [
+    "check_config",
     "on_request",
     "on_request_sync_failed",
     "on_request_synced",
     "register_channels",
     "register_tables",
+    "settings_model",
 ]
 
 TEMPLATES = Environment(
@@ -44,44 +59,13 @@ TEMPLATES = Environment(
 )
 
 
-def _email(settings: Settings) -> Channel:
-    email = load(settings).email
-    if email is None:
-        raise ConfigError("plugins.config.notifications.email: not configured")
-    return EmailChannel(email)
-
-
-def _sms(settings: Settings) -> Channel:
-    sms = load(settings).sms
-    if sms is None:
-        raise ConfigError("plugins.config.notifications.sms: not configured")
-    return SmsChannel(sms)
-
-
-def _file(settings: Settings) -> Channel:
-    return FileChannel(Path(load(settings).file_folder))
-
-
 @hookimpl
 def register_tables(tables: TableRegistry) -> None:
     tables.add_versions(Path(__file__).parent / "migrations")
 
 
-@hookimpl
-def register_channels(registry: Registry[Any], settings: Settings) -> None:
-    registry.add("email", _email)
-    registry.add("sms", _sms)
-    registry.add("file", _file)
-
-
 def _channel(ctx: HookContext, name: str) -> Channel:
-    """The channel ``name``, built once per configuration (an SMS client keeps its pool)."""
-
-    def build() -> Channel:
-        channel: Channel = ctx.channels.get(name)(ctx.settings)
-        return channel
-
-    return built_once(ctx.settings, ("notifications.channel", name), build)
+    return channel(ctx.settings, ctx.channels, name)
 
 
 def _practice(ctx: HookContext) -> PracticeNotifications:

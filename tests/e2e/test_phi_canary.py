@@ -50,7 +50,7 @@ def test_phi_stays_out_of_logs_broker_and_non_phi_tables(
     ps_database_url, sandbox_url, caplog, tmp_path
 ):
     caplog.set_level(logging.DEBUG)
-    overrides = sync_overrides(sandbox_url)
+    overrides = sync_overrides(sandbox_url, tmp_path / "messages")
     overrides["plugins"]["config"]["notifications"] = {
         "file_folder": str(tmp_path / "messages"),
         "practices": {

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from integration_core import hookimpl
+from integration_core.errors import ConfigError
 from integration_core.events import DeliveryDeadEvent, RequestEvent
 from integration_core.runtime import Runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
@@ -246,11 +247,23 @@ def test_permanent_errors_go_dead_at_once(ps_runtime_factory):
     assert (row.last_error_code, row.last_error) == ("refused", "the other side refused it")
 
 
+class UnbuildableAdapter:
+    """An EHR adapter whose factory finds its settings unusable only when first asked."""
+
+    @hookimpl
+    def register_ehr_adapters(self, registry):
+        def factory(practice_id, settings):
+            raise ConfigError(f"plugins.config.unbuildable.practices.{practice_id}: no tenant")
+
+        registry.add("unbuildable", factory)
+
+
 def test_a_configuration_error_goes_dead_at_once_and_names_the_key(ps_runtime_factory):
-    """Waiting cannot fix configuration: an EHR sync for a practice whose adapter is unknown."""
+    """Waiting cannot fix configuration: an EHR sync whose adapter cannot be built."""
     runtime = ps_runtime_factory(
+        extra_plugins={"unbuildable": UnbuildableAdapter()},
         plugins={"blocked": ["notifications"]},
-        practices={"acme": {**TEST_PRACTICE, "ehr_adapter": "no_such_ehr"}},
+        practices={"acme": {**TEST_PRACTICE, "ehr_adapter": "unbuildable"}},
     )
     (event_id,) = emit_request(runtime)
     drain(runtime)
@@ -259,7 +272,7 @@ def test_a_configuration_error_goes_dead_at_once_and_names_the_key(ps_runtime_fa
         row = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).one()
     assert row.attempts == 1
     assert row.last_error_code == "config_invalid"
-    assert row.last_error.startswith("practices.acme.ehr_adapter: no adapter 'no_such_ehr'")
+    assert row.last_error == "plugins.config.unbuildable.practices.acme: no tenant"
 
 
 def test_retries_back_off_and_stop_at_the_retry_window(ps_runtime_factory, ps_clock):

@@ -28,7 +28,7 @@ def test_the_block_list_removes_a_plugin():
     assert {impl.plugin_name for impl in pm.hook.on_request.get_hookimpls()} == {"ehr_sync"}
 
 
-def test_modules_by_dotted_path_are_loaded_like_entry_points():
+def test_modules_by_dotted_path_are_loaded_like_entry_points_under_their_declared_name():
     pm = get_plugin_manager(Settings(plugins={"modules": ["tests.support.http_emitter"]}))
     assert plugin_hooks(pm)["http_emitter"] == ["register_cli_commands", "register_routes"]
 

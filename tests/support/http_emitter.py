@@ -6,12 +6,17 @@ import click
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from integration_core import hookimpl
-from integration_core.events import RequestEvent
-from integration_core.http.security import Staff, get_runtime
-from integration_core.registries import RouteRegistry
-from integration_core.settings import Settings
-from integration_core.store import new_id
+from integration_core.api import (
+    RequestEvent,
+    RouteRegistry,
+    Settings,
+    Staff,
+    get_engine,
+    hookimpl,
+    new_id,
+)
+
+PLUGIN_NAME = "http_emitter"
 
 
 class EmitBody(BaseModel):
@@ -27,10 +32,10 @@ router = APIRouter(prefix="/v1/practices/{practice}/test-events", tags=["test"])
 
 @router.post("", response_model=Emitted, status_code=201)
 def emit_events(body: EmitBody, request: Request, staff: Staff) -> Emitted:
-    runtime = get_runtime(request)
-    with runtime.db.transaction() as session:
+    engine = get_engine(request)
+    with engine.db.transaction() as session:
         ids = [
-            runtime.outbox.emit(
+            engine.outbox.emit(
                 session,
                 RequestEvent(
                     practice_id=staff.practice_id,

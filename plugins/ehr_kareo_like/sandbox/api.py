@@ -21,7 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration_core.http.errors import ApiError, install_error_handlers
+from integration_core.api import ApiError, install_error_handlers
 from plugins.ehr_kareo_like.sandbox.store import (
     CommunicationSettings,
     IdempotencyEntry,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Integer, String, Text, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from integration_core.store.tables import UTCDateTime
+from integration_core.api import UTCDateTime
 
 __all__ = [
     "CommunicationSettings",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,8 @@ from tests.conftest import API_KEY, drain
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
 
 
-def sync_overrides(sandbox_url: str) -> dict[str, Any]:
+def sync_overrides(sandbox_url: str, messages: Path) -> dict[str, Any]:
+    """The booking practice with the sandbox as its EHR; patient messages go to files."""
     overrides = copy.deepcopy(booking_overrides())
     overrides["practices"]["acme"]["ehr_adapter"] = "kareo_like"
     overrides["retry"] = RetrySettings().model_dump()  # the production defaults: a 6-hour window
@@ -25,13 +27,17 @@ def sync_overrides(sandbox_url: str) -> dict[str, Any]:
         "sandbox": {"database_url": sandbox_url, "api_key": API_KEY},
         "practices": {"acme": {"transient_retries": 0}},
     }
+    overrides["plugins"]["config"]["notifications"] = {
+        "file_folder": str(messages),
+        "practices": {"acme": {"email_channel": "file"}},
+    }
     return overrides
 
 
 @pytest.fixture
-def runtime(ps_runtime_factory, ps_clock, sandbox_url, network):
+def runtime(ps_runtime_factory, ps_clock, sandbox_url, network, tmp_path):
     ps_clock.set(MONDAY_MORNING)
-    runtime = ps_runtime_factory(**sync_overrides(sandbox_url))
+    runtime = ps_runtime_factory(**sync_overrides(sandbox_url, tmp_path / "messages"))
     adapter = KareoLikeAdapter(
         "http://sandbox-ehr", API_KEY, transport=network, transient_retries=0
     )

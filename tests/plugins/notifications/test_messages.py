@@ -27,7 +27,7 @@ def outbox(tmp_path):
 @pytest.fixture
 def runtime(ps_runtime_factory, ps_clock, sandbox_url, network, outbox):
     ps_clock.set(MONDAY_MORNING)
-    overrides = copy.deepcopy(sync_overrides(sandbox_url))
+    overrides = copy.deepcopy(sync_overrides(sandbox_url, outbox))
     overrides["plugins"]["config"]["notifications"] = {
         "file_folder": str(outbox),
         "practices": {

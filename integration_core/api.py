@@ -1,0 +1,220 @@
+"""Everything a plugin may use, in one module: ``from integration_core.api import …``.
+
+What is here is the promise; every other module of ``integration_core`` is internal and may
+change between releases. The built-in plugins import from nowhere else, which proves it is
+enough (a test holds them to it). See ``docs/plugins.md`` for what each group is for.
+
+Shared records. Plugins may *read* the core's ``appointments`` (:class:`Appointment`) and
+``appointment_requests`` (:class:`AppointmentRequest`, which owns patient data) tables with
+their own queries, and *change* them only through the services below
+(:func:`submit_request`, :func:`set_sync_state`). Id links are read and written with
+:func:`link`, :func:`external_id` and :func:`local_id`; the audit trail with
+:func:`record_audit`. The engine's own tables (events, deliveries, timers, audit, id links,
+idempotency keys) are not part of the surface: reach them only through these functions.
+Availability-style reads of busy time use :func:`busy_time_query`, one statement for any
+number of providers.
+
+A plugin's own tables derive from :class:`Base` (one metadata, one migration history) and may
+use :class:`UTCDateTime`, :func:`enum_column` and :func:`new_id`.
+"""
+
+from __future__ import annotations
+
+from integration_core import hookimpl
+from integration_core.audit import record as record_audit
+from integration_core.booking import (
+    BookingForm,
+    SlotUnavailable,
+    Submitted,
+    busy_time_query,
+    set_sync_state,
+    submit_request,
+)
+from integration_core.channels import Channel, ChannelFactory, Message
+from integration_core.clock import Clock
+from integration_core.context import HookContext, idempotency_key
+from integration_core.ehr.adapters import AdapterFactory
+from integration_core.ehr.matching import Match, same_name
+from integration_core.ehr.matching import decide as decide_match
+from integration_core.ehr.protocol import (
+    AppointmentState,
+    EHRAdapter,
+    EHRAppointment,
+    EHRPatient,
+    EHRPracticeSettings,
+    NewAppointment,
+    NewPatient,
+    PatientQuery,
+)
+from integration_core.engine import Engine, EventSink
+from integration_core.errors import (
+    ConfigError,
+    DeliveryError,
+    ExternalRejected,
+    ExternalTimeout,
+    ExternalUnavailable,
+    MissingRecord,
+    NotFound,
+    PermanentError,
+    PracticeSyncError,
+    RateLimited,
+    TransientError,
+    error_code,
+)
+from integration_core.events import (
+    AppointmentSyncedEvent,
+    CancelEvent,
+    CheckinEvent,
+    CheckoutEvent,
+    ConfirmEvent,
+    DeclineEvent,
+    DeliveryDeadEvent,
+    LifecycleEvent,
+    RequestEvent,
+    RequestSyncedEvent,
+    RequestSyncFailedEvent,
+    RescheduleEvent,
+    TimerEvent,
+)
+from integration_core.http.errors import ApiError, ErrorBody, ErrorDetail, install_error_handlers
+from integration_core.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from integration_core.http.idempotency import body_hash
+from integration_core.http.idempotency import remember as remember_idempotent
+from integration_core.http.idempotency import replay as replay_idempotent
+from integration_core.http.inprocess import InProcessTransport
+from integration_core.http.pagination import decode_cursor, encode_cursor, keyset_after, next_cursor
+from integration_core.http.security import (
+    Staff,
+    StaffPrincipal,
+    get_engine,
+    public_rate_limit,
+    verified_webhook_body,
+)
+from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
+from integration_core.records import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AppointmentRequest,
+    AppointmentStatus,
+    Origin,
+    SyncState,
+)
+from integration_core.registries import Registry, RouteRegistry, TableRegistry
+from integration_core.reviews import PublishedReview, ReviewToRoute
+from integration_core.settings import (
+    ConfigSection,
+    LocationSettings,
+    PracticeSettings,
+    ProviderSettings,
+    Settings,
+    built_once,
+    plugin_config,
+)
+from integration_core.startup import Registries
+from integration_core.store import Base, Database, new_id
+from integration_core.store.sql import epoch_seconds
+from integration_core.store.tables import UTCDateTime, enum_column
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "EHR_SYSTEM",
+    "IDEMPOTENCY_HEADER",
+    "AdapterFactory",
+    "ApiError",
+    "Appointment",
+    "AppointmentRequest",
+    "AppointmentState",
+    "AppointmentStatus",
+    "AppointmentSyncedEvent",
+    "Base",
+    "BookingForm",
+    "CancelEvent",
+    "Channel",
+    "ChannelFactory",
+    "CheckinEvent",
+    "CheckoutEvent",
+    "Clock",
+    "ConfigError",
+    "ConfigSection",
+    "ConfirmEvent",
+    "Database",
+    "DeclineEvent",
+    "DeliveryDeadEvent",
+    "DeliveryError",
+    "EHRAdapter",
+    "EHRAppointment",
+    "EHRPatient",
+    "EHRPracticeSettings",
+    "Engine",
+    "ErrorBody",
+    "ErrorDetail",
+    "EventSink",
+    "ExternalRejected",
+    "ExternalTimeout",
+    "ExternalUnavailable",
+    "HookContext",
+    "InProcessTransport",
+    "LifecycleEvent",
+    "LinkConflict",
+    "LocationSettings",
+    "Match",
+    "Message",
+    "MissingRecord",
+    "NewAppointment",
+    "NewPatient",
+    "NotFound",
+    "Origin",
+    "PatientQuery",
+    "PermanentError",
+    "PracticeSettings",
+    "PracticeSyncError",
+    "ProviderSettings",
+    "PublishedReview",
+    "RateLimited",
+    "Registries",
+    "Registry",
+    "RequestEvent",
+    "RequestSyncFailedEvent",
+    "RequestSyncedEvent",
+    "RescheduleEvent",
+    "ReviewToRoute",
+    "RouteRegistry",
+    "Settings",
+    "SlotUnavailable",
+    "Staff",
+    "StaffPrincipal",
+    "Submitted",
+    "SyncState",
+    "TableRegistry",
+    "TimerEvent",
+    "TransientError",
+    "UTCDateTime",
+    "body_hash",
+    "built_once",
+    "busy_time_query",
+    "decide_match",
+    "decode_cursor",
+    "encode_cursor",
+    "enum_column",
+    "epoch_seconds",
+    "error_code",
+    "external_id",
+    "get_engine",
+    "hookimpl",
+    "idempotency_key",
+    "install_error_handlers",
+    "keyset_after",
+    "link",
+    "local_id",
+    "new_id",
+    "next_cursor",
+    "plugin_config",
+    "public_rate_limit",
+    "record_audit",
+    "remember_idempotent",
+    "replay_idempotent",
+    "same_name",
+    "set_sync_state",
+    "submit_request",
+    "verified_webhook_body",
+]
