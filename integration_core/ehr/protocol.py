@@ -76,6 +76,9 @@ class EHRAppointment(_Shape):
     id: str
     patient_id: str
     provider_id: str
+    """The provider's id in the EHR."""
+    location_id: str
+    """The location's id in the EHR."""
     start: datetime
     end: datetime
     state: AppointmentState

@@ -107,6 +107,7 @@ class KareoLikeAdapter:
             id=body["id"],
             patient_id=body["patient_id"],
             provider_id=body["provider_id"],
+            location_id=body["location_id"],
             start=body["start"],
             end=body["end"],
             state=STATES[body["status"]],
