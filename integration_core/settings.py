@@ -218,7 +218,9 @@ class PluginsSettings(ConfigSection):
         default=[], description="extra plugin modules by dotted path, loaded like entry points"
     )
     config: dict[str, dict[str, Any]] = Field(
-        default={}, description="per-plugin settings, validated by each plugin's declared model"
+        default={},
+        description="per-plugin settings, validated by each plugin's declared model",
+        repr=False,  # raw values, secrets included: read them through plugin_config
     )
 
 
