@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import textwrap
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from integration_core import hookimpl
 from integration_core.errors import ConfigError
 from integration_core.plugins import get_plugin_manager, plugin_hooks
 from integration_core.settings import Settings
-from integration_core.tracing import TRACE_ENV
 
 BUILT_IN = {"ehr_sync", "growth_platform", "ehr_kareo_like", "notifications"}
 
@@ -136,34 +134,3 @@ def test_a_parameter_the_hook_does_not_pass_is_refused_in_one_line():
     assert str(caught.value) == (
         "plugins: wrong: on_request takes evt, which the hook does not pass (it passes event, ctx)"
     )
-
-
-def test_tracing_logs_one_line_per_start_up_hook_call_without_arguments(
-    monkeypatch, caplog, tmp_path
-):
-    from integration_core.runtime import Runtime
-
-    monkeypatch.setenv(TRACE_ENV, "1")
-    caplog.set_level(logging.INFO, logger="practice_sync.trace")
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
-        practices={
-            "acme": {
-                "name": "Acme",
-                "locations": {"main": {"name": "Main", "time_zone": "America/New_York"}},
-                "staff_tokens": {"desk": "trace-secret-token"},
-            }
-        },
-    )
-    runtime = Runtime(settings)
-    runtime.close()
-    calls = [r for r in caplog.records if r.name == "practice_sync.trace"]
-    seen = {(r.hook, r.plugin) for r in calls}
-    assert {
-        ("register_ehr_adapters", "ehr_kareo_like"),
-        ("settings_model", "notifications"),
-    } <= seen
-    assert all(r.outcome == "ok" and r.duration_ms >= 0 for r in calls)
-    assert all(r.levelno == logging.INFO for r in calls)
-    text = caplog.text
-    assert "trace-secret-token" not in text and "Settings(" not in text
