@@ -1,6 +1,7 @@
 """practice-sync's engine: hooks, plugins, settings, the store and durable events.
 
-Plugin authors need only::
+Plugin authors import from one module, :mod:`integration_core.api`; ``hookimpl`` is also
+here, at the package root, for the shortest plugins::
 
     from integration_core import hookimpl
 """
