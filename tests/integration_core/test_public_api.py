@@ -61,3 +61,17 @@ def test_everything_the_public_api_names_exists():
 def test_the_package_is_marked_typed():
     assert (ROOT / "integration_core" / "py.typed").is_file()
     assert '"py.typed"' in (ROOT / "pyproject.toml").read_text()
+
+
+def python_blocks(path: Path) -> list[str]:
+    text = path.read_text()
+    return [block.split("```", 1)[0] for block in text.split("```python\n")[1:]]
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(ROOT / "docs" / "plugins.md"))))
+def test_the_plugin_guides_examples_use_only_the_public_modules_and_run(index, tmp_path):
+    source = python_blocks(ROOT / "docs" / "plugins.md")[index]
+    sample = tmp_path / "example.py"
+    sample.write_text(source)
+    assert set(core_imports(sample)) <= {"integration_core.api", "integration_core.testing"}
+    exec(compile(source, str(sample), "exec"), {})
