@@ -65,9 +65,9 @@ def check_config(state: State) -> None:
     from integration_core.runtime import Runtime
 
     settings = state.settings
-    runtime = Runtime(settings)  # loads the plugins; connects to nothing yet
+    runtime = Runtime(settings)  # loads the plugins and checks their settings; connects nowhere
     try:
-        create_app(runtime)  # plugins validate their own settings as they add routes
+        create_app(runtime)  # plugins add their routes
     finally:
         runtime.close()
     for slug, practice in settings.practices.items():
