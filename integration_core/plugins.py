@@ -148,14 +148,20 @@ def get_plugin_manager(
         and (enabled is None or c.name in enabled or c.name in extra)
     ]
     for candidate in wanted:
-        plugin = candidate.load()
+        try:
+            plugin = candidate.load()
+        except ImportError as exc:
+            raise ConfigError(f"plugins: {candidate.source}: cannot import: {exc}") from None
         already = pm.get_name(plugin)
         if already is not None:
             raise ConfigError(
                 f"plugins: {candidate.source} is the plugin already loaded as {already!r}"
             )
         _check_implementations(pm, candidate.name, plugin)
-        pm.register(plugin, name=candidate.name)
+        try:
+            pm.register(plugin, name=candidate.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise ConfigError(f"plugins: {candidate.name}: {' '.join(str(exc).split())}") from None
     pm.check_pending()
     return pm
 

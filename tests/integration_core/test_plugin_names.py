@@ -134,3 +134,20 @@ def test_a_parameter_the_hook_does_not_pass_is_refused_in_one_line():
     assert str(caught.value) == (
         "plugins: wrong: on_request takes evt, which the hook does not pass (it passes event, ctx)"
     )
+
+
+def test_pluggys_own_refusals_are_one_line_naming_the_plugin():
+    class NotAWrapper:
+        @hookimpl(hookwrapper=True)
+        def on_request(self, event: object) -> None:
+            """A wrapper must be a generator."""
+
+    with pytest.raises(ConfigError) as caught:
+        get_plugin_manager(Settings(), extra={"not_a_wrapper": NotAWrapper()})
+    message = str(caught.value)
+    assert message.startswith("plugins: not_a_wrapper: ") and "\n" not in message
+
+
+def test_a_plugin_that_cannot_be_imported_is_named(packages):
+    dotted = packages("broken.plugin", "import no_such_module_anywhere\n")
+    assert refusal(modules=[dotted]).startswith(f"plugins.modules: cannot import {dotted!r}")
