@@ -1,16 +1,43 @@
 """The test kit for plugin and adapter authors (loaded as a pytest plugin).
 
+* Fixtures (:mod:`integration_core.testing.pytest_plugin`): ``ps_database_url``,
+  ``ps_clock``, ``ps_runtime_factory``, ``ps_recorder``. Tests load only
+  :data:`BUILT_IN_PLUGINS` plus the plugins they name.
+* :func:`drain` — run every queued delivery now; :class:`QueueDispatcher` keeps them until
+  then, instead of a broker.
+* :func:`book_end_to_end` — a booking request through the core and the EHR sync, returning
+  the local appointment, its EHR id and the match decision (:class:`EndToEndBooking`), or
+  raising :class:`SyncDidNotHappen`.
 * :class:`HookRecorder` — a plugin that records every lifecycle hook call it receives.
-* :class:`QueueDispatcher` — collects delivery ids instead of using a broker, so a test runs
-  deliveries exactly when it says (``drain``).
+* :class:`EHRAdapterContract` — the conformance suite an EHR adapter's tests subclass.
 * :mod:`integration_core.testing.services` — fresh PostgreSQL schemas and Redis prefixes per
   run, skipping (or failing, with ``PRACTICE_SYNC_REQUIRE_SERVICES=1``) when a service is absent.
 * :mod:`integration_core.testing.processes` — a free port, and waiting for a started server
   process to answer.
 """
 
-from integration_core.testing.dispatch import QueueDispatcher
+from integration_core.testing.booking import (
+    TEST_FORM,
+    EndToEndBooking,
+    SyncDidNotHappen,
+    book_end_to_end,
+)
+from integration_core.testing.dispatch import QueueDispatcher, drain
 from integration_core.testing.ehr_contract import EHRAdapterContract
+from integration_core.testing.pytest_plugin import BUILT_IN_PLUGINS, TEST_PRACTICE, build_settings
 from integration_core.testing.recorder import HookCall, HookRecorder
 
-__all__ = ["EHRAdapterContract", "HookCall", "HookRecorder", "QueueDispatcher"]
+__all__ = [
+    "BUILT_IN_PLUGINS",
+    "TEST_FORM",
+    "TEST_PRACTICE",
+    "EHRAdapterContract",
+    "EndToEndBooking",
+    "HookCall",
+    "HookRecorder",
+    "QueueDispatcher",
+    "SyncDidNotHappen",
+    "book_end_to_end",
+    "build_settings",
+    "drain",
+]

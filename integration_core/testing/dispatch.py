@@ -1,11 +1,16 @@
-"""A dispatcher for tests: keeps what would have gone to the broker, runs it on demand."""
+"""Running deliveries when a test says: a dispatcher that keeps what would have gone to the
+broker, and :func:`drain`, which runs it all now."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["QueueDispatcher"]
+if TYPE_CHECKING:
+    from integration_core.runtime import Runtime
+
+__all__ = ["QueueDispatcher", "drain"]
 
 
 class QueueDispatcher:
@@ -46,3 +51,24 @@ class QueueDispatcher:
                 run(delivery_id)
                 count += 1
         raise RuntimeError(f"deliveries kept coming after {max_rounds} rounds")
+
+
+def drain(runtime: Runtime) -> int:
+    """Run every queued delivery of ``runtime`` (and what those emit) now; returns how many ran.
+
+    The runtime must dispatch through a :class:`QueueDispatcher`, as the ``ps_runtime_factory``
+    fixture's runtimes do. A delivery that fails is left to its retry schedule, as a worker
+    would leave it: advance the clock and call ``runtime.tick()`` to bring it back::
+
+        def test_my_plugin_hears_of_each_request(ps_runtime_factory, ps_recorder):
+            runtime = ps_runtime_factory(extra_plugins={"recorder": ps_recorder})
+            ...  # something that emits a request event
+            assert drain(runtime) >= 1
+            assert ps_recorder.named("on_request")
+    """
+    dispatcher = runtime.outbox.dispatcher
+    if not isinstance(dispatcher, QueueDispatcher):
+        raise TypeError(
+            f"drain needs a runtime built with a QueueDispatcher, not {type(dispatcher).__name__}"
+        )
+    return dispatcher.drain(runtime.runner.run)

@@ -1,4 +1,5 @@
-"""A plugin that records the lifecycle hook calls it receives, for assertions."""
+"""A plugin that records the lifecycle hook calls it receives, for assertions about which
+hooks fired, for which event, in which plugin's delivery and on which attempt."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ __all__ = ["HookCall", "HookRecorder"]
 
 @dataclass(frozen=True)
 class HookCall:
+    """One lifecycle hook call: the hook, its event, and the delivery it ran in."""
+
     hook: str
     event: LifecycleEvent
     event_id: str
@@ -31,7 +34,23 @@ def _recording(hook: str) -> Any:
 
 
 class HookRecorder:
-    """Register it (``extra_plugins={"recorder": HookRecorder()}``) and read ``calls``."""
+    """Implements every lifecycle hook (``on_*``) and keeps each call, in order, in ``calls``.
+
+    Register it like any plugin object; ``named(hook)`` picks one hook's calls::
+
+        def test_a_request_is_told_to_every_plugin(ps_runtime_factory, ps_recorder):
+            runtime = ps_runtime_factory(extra_plugins={"recorder": ps_recorder})
+            with runtime.db.transaction() as session:
+                event_id = runtime.outbox.emit(
+                    session, RequestEvent(practice_id="acme", request_id="r", appointment_id="a")
+                )
+            assert ps_recorder.calls == []  # nothing runs before the deliveries do
+            drain(runtime)
+            (call,) = ps_recorder.named("on_request")
+            assert (call.event_id, call.plugin, call.attempt) == (event_id, "recorder", 1)
+
+    It is thread-safe, so it also records what real worker threads run.
+    """
 
     on_request = _recording("on_request")
     on_request_synced = _recording("on_request_synced")
@@ -55,4 +74,5 @@ class HookRecorder:
             self.calls.append(HookCall(hook, event, ctx.event_id, ctx.plugin, ctx.attempt))
 
     def named(self, hook: str) -> list[HookCall]:
+        """The calls of ``hook`` (``"on_request"``), in the order they happened."""
         return [call for call in self.calls if call.hook == hook]

@@ -12,9 +12,9 @@ from integration_core.errors import ConfigError
 from integration_core.events import DeliveryDeadEvent, RequestEvent
 from integration_core.runtime import Runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
-from integration_core.testing import HookRecorder, QueueDispatcher
+from integration_core.testing import HookRecorder, QueueDispatcher, drain
 from integration_core.testing.pytest_plugin import TEST_PRACTICE
-from tests.conftest import drain
+from tests.support.events import emit_request
 from tests.support.ledger import (
     DatabaseLedger,
     ExternalSystem,
@@ -26,15 +26,6 @@ from tests.support.ledger import (
 
 ENGINE_ONLY = {"blocked": ["ehr_sync", "notifications"]}
 """These tests watch the engine's own fan-out: no EHR sync or notification joins in."""
-
-
-def emit_request(runtime: Runtime, n: int = 1) -> list[str]:
-    ids = []
-    with runtime.db.transaction() as session:
-        for i in range(n):
-            event = RequestEvent(practice_id="acme", request_id=f"req{i}", appointment_id=f"apt{i}")
-            ids.append(runtime.outbox.emit(session, event))
-    return ids
 
 
 def statuses(runtime: Runtime) -> dict[tuple[str, str], str]:

@@ -9,8 +9,7 @@ import pytest
 
 from integration_core import hookspecs
 from integration_core.events import LifecycleEvent, event_types
-from integration_core.testing import HookRecorder
-from tests.conftest import drain
+from integration_core.testing import HookRecorder, drain
 
 DOCS = (Path(__file__).parents[2] / "docs" / "hooks.md").read_text()
 SPECS = {

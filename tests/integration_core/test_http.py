@@ -14,9 +14,9 @@ from standardwebhooks import Webhook
 from integration_core import audit, hookimpl
 from integration_core.http.app import create_app
 from integration_core.http.security import public_rate_limit, verified_webhook_body
-from tests.conftest import drain
-from tests.integration_core.test_durable_events import emit_request
+from integration_core.testing import drain
 from tests.support import http_emitter
+from tests.support.events import emit_request
 from tests.support.ledger import Failing
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from integration_core.store import Delivery, Timer, TimerStatus
+from integration_core.testing import drain
 from integration_core.timers import cancel, schedule
-from tests.conftest import drain
 from tests.support.ledger import DatabaseLedger, create_test_tables, ledger_count
 
 

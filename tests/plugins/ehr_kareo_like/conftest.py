@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from integration_core.http.app import create_app
 from integration_core.settings import RetrySettings
+from integration_core.testing import drain
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
-from tests.conftest import API_KEY, drain
 from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
+from tests.support.sandbox_ehr import API_KEY
 
 
 def sync_overrides(sandbox_url: str, messages: Path) -> dict[str, Any]:
@@ -49,22 +48,6 @@ def runtime(ps_runtime_factory, ps_clock, sandbox_url, network, tmp_path):
 def client(runtime):
     with TestClient(create_app(runtime)) as test_client:
         yield test_client
-
-
-def existing_patient(store: SandboxStore, first: str, last: str, dob: date) -> str:
-    with store.transaction() as session:
-        row = SandboxPatient(
-            id=f"PAT-SEED{len(first)}{len(last)}{dob.day}{session.query(SandboxPatient).count()}",
-            first_name=first,
-            last_name=last,
-            date_of_birth=dob,
-            sex="female",
-            email="on-file@example.com",
-            phone="+16175550100",
-            created_at=now(),
-        )
-        session.add(row)
-    return row.id
 
 
 def book_and_sync(client, runtime, **overrides: Any) -> dict[str, Any]:
