@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from integration_core.testing.services import postgres_url, redis_url
-
-ROOT = Path(__file__).parents[2]
+from tests.support.commands import ROOT
 
 
 def run_small(module: str, *args: str) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
-from tests.e2e.test_scaled_out import CONFIG, ROOT
+from tests.support.commands import CONFIG, ROOT, start
 
 
 def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path: Path):
@@ -31,12 +31,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.support.http_emitter"]),
         "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "integration_core", "run"],
-        env=env,
-        stdout=(tmp_path / "run.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    server = start(env, "run", tmp_path / "run.log")
     db = Database(database_url)
     base = f"http://127.0.0.1:{port}"
     try:

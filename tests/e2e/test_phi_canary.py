@@ -4,7 +4,6 @@ broker message and no row of the tables that do not own PHI."""
 from __future__ import annotations
 
 import logging
-import time
 
 import dramatiq
 from fastapi.testclient import TestClient
@@ -14,9 +13,10 @@ from integration_core.clock import ManualClock
 from integration_core.http.app import create_app
 from integration_core.runtime import Runtime
 from integration_core.store import AuditEntry, Delivery, DeliveryStatus, Event, Timer
+from integration_core.testing.processes import wait_until
 from integration_core.testing.pytest_plugin import build_settings
-from tests.plugins.ehr_kareo_like.conftest import sync_overrides
-from tests.plugins.growth_platform.conftest import MONDAY_MORNING, STAFF, booking
+from tests.support.booking import MONDAY_MORNING, STAFF, booking
+from tests.support.sandbox_ehr import sync_overrides
 
 CANARY = {
     "first_name": "Zebulon",
@@ -73,15 +73,14 @@ def test_phi_stays_out_of_logs_broker_and_non_phi_tables(
         with TestClient(create_app(runtime)) as client:
             response = client.post("/v1/practices/acme/widget/requests", json=booking(**CANARY))
             assert response.status_code == 201, response.text
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+
+            def synced_and_done() -> bool:
                 with runtime.db.read() as session:
                     statuses = set(session.scalars(select(Delivery.status)))
                     kinds = set(session.scalars(select(Event.kind)))
-                if "request_synced" in kinds and statuses == {DeliveryStatus.DONE}:
-                    break
-                time.sleep(0.05)
-            assert "request_synced" in kinds and statuses == {DeliveryStatus.DONE}
+                return "request_synced" in kinds and statuses == {DeliveryStatus.DONE}
+
+            wait_until(synced_and_done, 60, "the request to be synced and every delivery done")
             assert (
                 client.get("/v1/practices/acme/portal/action-required", headers=STAFF).status_code
                 == 200

@@ -18,15 +18,7 @@ from sqlalchemy import func, select
 from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
 from integration_core.testing.services import postgres_schema_url, redis_url
-
-ROOT = Path(__file__).parents[2]
-CONFIG = """
-[practices.acme]
-name = "Acme"
-[practices.acme.locations.main]
-name = "Main"
-time_zone = "America/New_York"
-"""
+from tests.support.commands import CONFIG, ROOT, start
 
 
 @pytest.fixture
@@ -46,15 +38,6 @@ def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
             "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
             "PRACTICE_SYNC_LOGGING__FORMAT": "json",
         }
-
-
-def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "integration_core", command],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 @pytest.mark.postgres

@@ -13,6 +13,7 @@ from integration_core.events import DeliveryDeadEvent, RequestEvent
 from integration_core.runtime import Runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
 from integration_core.testing import HookRecorder, QueueDispatcher, drain
+from integration_core.testing.processes import wait_until
 from integration_core.testing.pytest_plugin import TEST_PRACTICE
 from tests.support.events import emit_request
 from tests.support.ledger import (
@@ -329,8 +330,6 @@ def test_running_a_finished_delivery_again_does_nothing(ps_runtime_factory):
 
 def test_dramatiq_worker_threads_deliver_everything(ps_database_url, ps_clock):
     """The real in-process broker and worker threads, not the test dispatcher."""
-    import time
-
     from integration_core.store.migrate import upgrade
     from integration_core.testing.pytest_plugin import build_settings
 
@@ -344,10 +343,9 @@ def test_dramatiq_worker_threads_deliver_everything(ps_database_url, ps_clock):
         create_test_tables(runtime.db.engine)
         runtime.start_worker()
         event_ids = emit_request(runtime, n=40)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and set(statuses(runtime).values()) != {"done"}:
-            time.sleep(0.05)
-        assert set(statuses(runtime).values()) == {"done"}
+        wait_until(
+            lambda: set(statuses(runtime).values()) == {"done"}, 30, "every delivery to be done"
+        )
         with runtime.db.read() as session:
             assert all(ledger_count(session, event_id) == 1 for event_id in event_ids)
     finally:

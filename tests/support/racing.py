@@ -25,7 +25,7 @@ def post_together(
 
     def post(body: dict[str, Any]) -> None:
         with TestClient(app, raise_server_exceptions=False) as client:
-            barrier.wait()
+            barrier.wait(timeout=120)  # every poster, in every process, has started
             response = client.post(URL, json=body)
         with lock:
             results.append((response.status_code, body))

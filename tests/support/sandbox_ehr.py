@@ -1,13 +1,21 @@
 """The in-process Kareo-like sandbox EHR as tests use it: its API key, a faulty network in front
-of it, and patients already on file."""
+of it, patients already on file, and the booking practice syncing to it."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 
+from integration_core.runtime import Runtime
+from integration_core.settings import RetrySettings
+from integration_core.testing import drain
 from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
+from tests.support.booking import booking, booking_overrides
 
 API_KEY = "sandbox-key"
 
@@ -48,3 +56,27 @@ def existing_patient(store: SandboxStore, first: str, last: str, dob: date) -> s
         )
         session.add(row)
     return row.id
+
+
+def sync_overrides(sandbox_url: str, messages: Path) -> dict[str, Any]:
+    """The booking practice with the sandbox as its EHR; patient messages go to files."""
+    overrides = copy.deepcopy(booking_overrides())
+    overrides["practices"]["acme"]["ehr_adapter"] = "kareo_like"
+    overrides["retry"] = RetrySettings().model_dump()  # the production defaults: a 6-hour window
+    overrides["plugins"]["config"]["ehr_kareo_like"] = {
+        "sandbox": {"database_url": sandbox_url, "api_key": API_KEY},
+        "practices": {"acme": {"transient_retries": 0}},
+    }
+    overrides["plugins"]["config"]["notifications"] = {
+        "file_folder": str(messages),
+        "practices": {"acme": {"email_channel": "file"}},
+    }
+    return overrides
+
+
+def book_and_sync(client: TestClient, runtime: Runtime, **overrides: Any) -> dict[str, Any]:
+    """Post a widget request (``booking(**overrides)``) and run the deliveries it sets off."""
+    response = client.post("/v1/practices/acme/widget/requests", json=booking(**overrides))
+    assert response.status_code == 201, response.text
+    drain(runtime)
+    return dict(response.json())

@@ -14,9 +14,8 @@ from integration_core.store import Delivery, DeliveryStatus, Event
 from integration_core.testing import drain
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment, SandboxPatient
 from plugins.growth_platform.tables import Patient
-from tests.plugins.ehr_kareo_like.conftest import book_and_sync
-from tests.plugins.growth_platform.conftest import STAFF, booking
-from tests.support.sandbox_ehr import existing_patient
+from tests.support.booking import STAFF, booking
+from tests.support.sandbox_ehr import book_and_sync, existing_patient
 
 DOB = date(1980, 2, 29)
 

@@ -1,108 +1,12 @@
-"""A practice with three providers over three locations (two time zones) and seeded calendars."""
+"""The booking practice (``tests.support.booking``) as a migrated runtime and its HTTP client."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from integration_core.http.app import create_app
-from plugins.growth_platform.widget import SlotList
-
-WEEKDAYS_9_TO_5_WITH_LUNCH = {
-    day: {"enabled": True, "ranges": [["09:00", "12:00"], ["13:00", "17:00"]]}
-    for day in ("mon", "tue", "wed", "thu", "fri")
-}
-PRACTICE: dict[str, Any] = {
-    "name": "Acme Family Medicine",
-    "locations": {
-        "downtown": {"name": "Downtown", "time_zone": "America/New_York"},
-        "uptown": {"name": "Uptown", "time_zone": "America/New_York"},
-        "lakeside": {"name": "Lakeside", "time_zone": "America/Chicago"},
-    },
-    "providers": {
-        "dr_lee": {
-            "name": "Dr. Lee",
-            "ehr_id": "1001",
-            "locations": ["downtown", "uptown"],
-            "telehealth": True,
-        },
-        "dr_patel": {"name": "Dr. Patel", "ehr_id": "1002", "locations": ["downtown"]},
-        "np_garcia": {
-            "name": "NP Garcia",
-            "ehr_id": "1003",
-            "locations": ["lakeside"],
-            "telehealth": True,
-        },
-    },
-    "staff_tokens": {"front_desk": "token-front-desk", "manager": "token-manager"},
-}
-GROWTH: dict[str, Any] = {
-    "practices": {
-        "acme": {
-            "policy_version": "2027-01",
-            "cors_origins": ["https://acme.example"],
-            "reasons": {
-                "checkup": {
-                    "name": "Annual checkup",
-                    "providers": ["dr_lee", "dr_patel", "np_garcia"],
-                    "locations": ["downtown", "uptown", "lakeside"],
-                },
-                "follow_up": {
-                    "name": "Follow-up",
-                    "providers": ["dr_lee", "np_garcia"],
-                    "locations": ["downtown", "uptown", "lakeside"],
-                    "virtual": True,
-                },
-            },
-            "calendars": {
-                "dr_lee": {
-                    "downtown": {
-                        "slot_minutes": 30,
-                        "min_notice_minutes": 60,
-                        "days": WEEKDAYS_9_TO_5_WITH_LUNCH,
-                    },
-                    "uptown": {
-                        "slot_minutes": 20,
-                        "min_notice_minutes": 60,
-                        "days": {"mon": {"enabled": True}, "tue": {"enabled": True}},
-                    },
-                },
-                "dr_patel": {
-                    "downtown": {
-                        "slot_minutes": 30,
-                        "min_notice_minutes": 60,
-                        "days": WEEKDAYS_9_TO_5_WITH_LUNCH,
-                    }
-                },
-                "np_garcia": {
-                    "lakeside": {
-                        "slot_minutes": 30,
-                        "day_start": "08:00",
-                        "day_end": "16:00",
-                        "min_notice_minutes": 60,
-                        "days": {"mon": {"enabled": True}, "sat": {"enabled": False}},
-                    }
-                },
-            },
-        }
-    }
-}
-STAFF = {"Authorization": "Bearer token-front-desk"}
-# Monday 4 January 2027, 08:00 in New York.
-MONDAY_MORNING = datetime(2027, 1, 4, 13, 0, tzinfo=UTC)
-
-
-def booking_overrides(**extra: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "practices": {"acme": PRACTICE},
-        "plugins": {"config": {"growth_platform": GROWTH}},
-        "rate_limits": {"per_client": "100000/minute", "per_practice": "100000/minute"},
-    }
-    values.update(extra)
-    return values
+from tests.support.booking import MONDAY_MORNING, booking_overrides
 
 
 @pytest.fixture
@@ -115,39 +19,3 @@ def runtime(ps_runtime_factory, ps_clock):
 def client(runtime):
     with TestClient(create_app(runtime)) as test_client:
         yield test_client
-
-
-def slots(client, **params: Any) -> list[dict[str, Any]]:
-    response = client.get("/v1/practices/acme/widget/slots", params=params)
-    assert response.status_code == 200, response.text
-    SlotList.model_validate_json(response.text)  # the documented response model holds
-    return list(response.json()["slots"])
-
-
-def starts(found: list[dict[str, Any]]) -> list[str]:
-    return [slot["start"] for slot in found]
-
-
-def booking(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "provider": "dr_lee",
-        "location": "downtown",
-        "reason": "checkup",
-        "start": "2027-01-05T09:00:00-05:00",
-        "first_name": "Jane",
-        "last_name": "Doe",
-        "email": "jane.doe@example.com",
-        "phone": "(617) 555-0142",
-        "date_of_birth": "1980-02-29",
-        "sex": "female",
-        "privacy_consent": True,
-        "sms_consent": True,
-        "new_patient": True,
-        "insurance_carrier": "Blue Cross",
-        "insurance_member_id": "XJH123456789",
-        "insurance_group": "G-100",
-        "notes": "Knee pain since the marathon",
-        "heard_about": "A friend",
-    }
-    body.update(overrides)
-    return body

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event
 
 from integration_core.records import Appointment, AppointmentStatus, Origin
-from tests.plugins.growth_platform.conftest import STAFF, slots, starts
+from tests.support.booking import STAFF, slots, starts
 
 TELEHEALTH_NIGHTS = {
     "slot_minutes": 30,

@@ -17,7 +17,7 @@ from integration_core.records import (
     SyncState,
 )
 from integration_core.store import Delivery, Event
-from tests.plugins.growth_platform.conftest import (
+from tests.support.booking import (
     MONDAY_MORNING,
     booking,
     booking_overrides,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from integration_core.http.app import create_app
 from integration_core.records import ACTIVE_STATUSES, Appointment
-from tests.plugins.growth_platform.conftest import MONDAY_MORNING, booking, booking_overrides
+from tests.support.booking import MONDAY_MORNING, booking, booking_overrides
 from tests.support.racing import post_together, process_main
 
 SAME_SLOT = [booking(email=f"patient{i}@example.com") for i in range(20)]

@@ -13,9 +13,8 @@ from integration_core.http.app import create_app
 from integration_core.store import Delivery, DeliveryStatus
 from integration_core.testing import drain
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from tests.plugins.ehr_kareo_like.conftest import book_and_sync, sync_overrides
-from tests.plugins.growth_platform.conftest import MONDAY_MORNING
-from tests.support.sandbox_ehr import API_KEY
+from tests.support.booking import MONDAY_MORNING
+from tests.support.sandbox_ehr import API_KEY, book_and_sync, sync_overrides
 
 PHI = ["Jane", "Doe", "jane.doe", "555-0142", "5550142", "1980-02-29", "XJH123456789", "Knee"]
 

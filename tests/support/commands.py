@@ -1,0 +1,30 @@
+"""Running ``practice-sync`` commands as child processes of the tests, from this checkout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+"""The repository root: a child's ``PYTHONPATH``, so plugins under ``tests.support`` import."""
+
+CONFIG = """
+[practices.acme]
+name = "Acme"
+[practices.acme.locations.main]
+name = "Main"
+time_zone = "America/New_York"
+"""
+"""The smallest configuration file a server runs with: one practice, one location."""
+
+
+def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``practice-sync <command>`` with ``env``, its output going to ``log``; the caller
+    terminates it and waits with a timeout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "integration_core", command],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
