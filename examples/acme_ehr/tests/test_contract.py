@@ -19,8 +19,6 @@ API_KEY = "contract-key"
 class TestAcmeEHR(EHRAdapterContract):
     provider_ids = DEFAULT_CLINICIANS  # ids the fake EHR knows
     location_ids = DEFAULT_SITES
-    provider_id = DEFAULT_CLINICIANS[0]
-    location_id = DEFAULT_SITES[0]
 
     @pytest.fixture
     def ehr_adapter(self) -> Iterator[AcmeEHRAdapter]:
@@ -34,3 +32,7 @@ class TestAcmeEHR(EHRAdapterContract):
         adapter = AcmeEHRAdapter(f"http://127.0.0.1:{free_port()}", API_KEY, timeout_seconds=2)
         yield adapter
         adapter.close()
+
+    # The kit before two providers and two locations asked for one of each.
+    provider_id = DEFAULT_CLINICIANS[0]
+    location_id = DEFAULT_SITES[0]
