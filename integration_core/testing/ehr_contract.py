@@ -1,41 +1,218 @@
 """``EHRAdapterContract``: the conformance suite every EHR adapter passes.
 
-Subclass it in your tests and provide one fixture, ``ehr_adapter``: a fresh adapter talking to
-an EHR (a sandbox, a test tenant) with no patient born on the contract's dates::
+Subclass it in your tests and provide two fixtures::
 
     class TestMyEHR(EHRAdapterContract):
-        @pytest.fixture
-        def ehr_adapter(self):
-            return MyEHRAdapter(...)
+        provider_ids = ("doc-17", "doc-23")  # two providers your EHR knows
+        location_ids = ("main", "annex")  # and two locations
 
-Override ``provider_id`` / ``location_id`` with ids your EHR knows.
+        @pytest.fixture
+        def ehr_adapter(self) -> EHRAdapter:
+            return MyEHRAdapter(...)  # a fresh EHR: no patient born on the contract's dates
+
+        @pytest.fixture
+        def unreachable_ehr_adapter(self) -> EHRAdapter:
+            return MyEHRAdapter("http://127.0.0.1:9", ...)  # nothing answers there
+
+The contract's patients are born on ``birth_date`` or ``other_birth_date``: every patient the
+EHR knows on those days must be one the running test created (override the dates if your EHR
+already has patients born then). Appointments start at ``appointment_start``, an evening in a
+zone behind UTC, so a slip between local and UTC time changes the day. Matches are decided by
+the core's policy (:func:`integration_core.ehr.matching.decide`), so a search may return extra
+real candidates, but every candidate born on a contract date must be a patient the test
+created, with the demographics the EHR answered the create with.
+
+What the tests prove:
+
+* ``test_a_created_patient_is_found_by_name_and_birth_date`` — create answers with the
+  demographics given, and a search attaches that patient.
+* ``test_near_namesakes_are_told_apart`` — patients differing only in first name, last name or
+  date of birth, each searched for before and after it is created, are matched exactly (a
+  search that ignores a field or answers from a stale cache fails).
+* ``test_a_patient_is_found_whatever_the_spelling[case|unicode_form|whitespace]`` — a search
+  finds the patient whatever the case, Unicode form (NFC/NFD) or white space of the names.
+* ``test_a_person_never_created_is_new`` — a search invents no one (an accent is a difference).
+* ``test_a_patient_created_twice_with_one_key_is_one_patient`` and
+  ``test_an_appointment_created_twice_with_one_key_is_one_appointment`` — a replayed create
+  answers with the first resource.
+* ``test_a_patient_key_reused_with_another_body_is_refused`` and
+  ``test_an_appointment_key_reused_with_another_body_is_refused`` — ``ExternalRejected``.
+* ``test_a_tentative_appointment_is_created_as_asked[in_person|telehealth]`` — create and
+  ``read_appointment`` both answer tentative, with the start, duration, provider, location and
+  telehealth flag asked for (both providers and both locations are used).
+* ``test_an_appointment_for_an_unknown_patient_is_refused`` — ``ExternalRejected`` or
+  ``MissingRecord``.
+* ``test_an_unknown_appointment_is_a_missing_record`` — ``MissingRecord``.
+* ``test_an_unreachable_ehr_is_a_transient_error[<method>]`` — every protocol method raises
+  ``ExternalUnavailable`` or ``ExternalTimeout``.
+* ``test_an_outage_error_carries_no_patient_data`` and
+  ``test_a_refusal_carries_no_patient_data`` — no name, email, phone, date of birth, insurance
+  or patient note in an error's message, its arguments or the exceptions chained to it.
+* ``test_practice_settings_are_readable``.
+
+To opt out of a test your EHR cannot run, name it with a reason::
+
+    skipped_contract_tests = {"test_practice_settings_are_readable": "no settings API"}
+
+or deselect it (``pytest --deselect`` / ``-k``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, ClassVar
+from uuid import uuid4
 
 import pytest
+from pydantic import BaseModel
 
-from integration_core.ehr.protocol import NewAppointment, NewPatient, PatientQuery
-from integration_core.errors import ExternalRejected, MissingRecord
+from integration_core.ehr.matching import Match, decide, same_name
+from integration_core.ehr.protocol import (
+    EHRAdapter,
+    EHRAppointment,
+    EHRPatient,
+    NewAppointment,
+    NewPatient,
+    PatientQuery,
+)
+from integration_core.errors import (
+    ExternalRejected,
+    ExternalTimeout,
+    ExternalUnavailable,
+    MissingRecord,
+)
 
 __all__ = ["EHRAdapterContract"]
 
+UNKNOWN_ID = "contract-no-such-record"
+
+PROTOCOL_METHODS = tuple(
+    name for name, value in vars(EHRAdapter).items() if callable(value) and name[0] != "_"
+)
+
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "case": str.upper,
+    "unicode_form": lambda name: unicodedata.normalize("NFD", name),
+    "whitespace": lambda name: "  " + "   ".join(name.split()) + " ",
+}
+
+PATIENT_DATA = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "patient_note",
+    "insurance_carrier",
+    "insurance_member_id",
+    "insurance_group",
+)
+
+Known = dict[str, EHRPatient]
+"""The patients a test created, by id, as the EHR answered each create."""
+
+
+def _key() -> str:
+    return f"contract-{uuid4().hex}"
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _query(patient: NewPatient | EHRPatient) -> PatientQuery:
+    return PatientQuery(
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        date_of_birth=patient.date_of_birth,
+    )
+
+
+def _raised(call: Callable[[EHRAdapter], object], adapter: EHRAdapter) -> BaseException | None:
+    try:
+        call(adapter)
+    except Exception as error:
+        return error
+    return None
+
+
+def _patient_data(given: Iterable[BaseModel]) -> Iterator[tuple[str, str]]:
+    """(field, text) for every piece of patient data in ``given``, as an error might quote it."""
+    for shape in given:
+        for field in PATIENT_DATA:
+            value = getattr(shape, field, None)
+            if isinstance(value, date):
+                yield field, value.isoformat()
+                yield field, value.strftime("%m/%d/%Y")
+            elif value:
+                yield field, str(value)
+                if field == "phone":
+                    yield field, "".join(c for c in str(value) if c.isdigit())
+
+
+def _error_texts(error: BaseException) -> Iterator[str]:
+    """The message and arguments of ``error`` and of every exception chained to it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield str(current)
+        yield from (str(arg) for arg in current.args)
+        current = current.__cause__ or current.__context__
+
+
+def _assert_no_patient_data(
+    error: BaseException | None, given: Iterable[BaseModel], situation: str
+) -> None:
+    if error is None:
+        return  # whether it should have failed is another test's business
+    text = _fold(" ".join(_error_texts(error)))
+    leaked = sorted({field for field, value in _patient_data(given) if _fold(value) in text})
+    assert not leaked, f"the error for {situation} carries patient data: {', '.join(leaked)}"
+
+
+def _assert_as_asked(got: EHRAppointment, wanted: NewAppointment, source: str) -> None:
+    end = wanted.start + timedelta(minutes=wanted.duration_minutes)
+    checks = {
+        "state": got.state == "tentative",
+        "patient_id": got.patient_id == wanted.patient_id,
+        "provider_id": got.provider_id == wanted.provider_id,
+        "location_id": got.location_id == wanted.location_id,
+        # An aware and a naive datetime are never equal, so a dropped offset shows too.
+        "start": got.start == wanted.start,
+        "end": got.end == end,
+        "telehealth": got.telehealth is wanted.telehealth,
+    }
+    wrong = [field for field, right in checks.items() if not right]
+    assert not wrong, f"{source} differs from the appointment asked for in: {', '.join(wrong)}"
+
 
 class EHRAdapterContract:
-    provider_id = "1001"
-    location_id = "main"
+    provider_ids: tuple[str, str] = ("1001", "1002")
+    location_ids: tuple[str, str] = ("downtown", "lakeside")
     birth_date = date(1911, 11, 11)
+    other_birth_date = date(1912, 12, 12)
+    appointment_start = datetime(2031, 5, 6, 21, 15, tzinfo=timezone(timedelta(hours=-4)))
+    skipped_contract_tests: ClassVar[Mapping[str, str]] = {}
+    """Contract test name → why this EHR skips it."""
+
+    @pytest.fixture(autouse=True)
+    def _skip_opted_out(self, request: pytest.FixtureRequest) -> None:
+        reason = self.skipped_contract_tests.get(request.function.__name__)
+        if reason is not None:
+            pytest.skip(reason)
+
+    # -- the contract's data ------------------------------------------------------------
 
     def new_patient(self, **changes: Any) -> NewPatient:
         values: dict[str, Any] = {
-            "first_name": "Contract",
-            "last_name": "Patient",
+            "first_name": "Zoë Ann",
+            "last_name": "Núñez",
             "date_of_birth": self.birth_date,
             "sex": "female",
-            "email": "contract@example.com",
+            "email": "zoe.ann.contract@example.com",
             "phone": "+16175550199",
         }
         values.update(changes)
@@ -44,62 +221,241 @@ class EHRAdapterContract:
     def new_appointment(self, patient_id: str, **changes: Any) -> NewAppointment:
         values: dict[str, Any] = {
             "patient_id": patient_id,
-            "provider_id": self.provider_id,
-            "location_id": self.location_id,
-            "start": datetime(2031, 5, 6, 14, 0, tzinfo=UTC),
-            "duration_minutes": 30,
+            "provider_id": self.provider_ids[0],
+            "location_id": self.location_ids[0],
+            "start": self.appointment_start,
+            "duration_minutes": 45,
             "telehealth": False,
-            "patient_note": "Reason for visit: contract check",
+            "patient_note": "Sore left knee since a ski fall",
+            "insurance_carrier": "Bluebonnet Mutual",
+            "insurance_member_id": "BBM-4412-0097",
+            "insurance_group": "GRP-77310",
         }
         values.update(changes)
         return NewAppointment(**values)
 
-    def test_a_created_patient_is_found_by_name_and_birth_date(self, ehr_adapter: Any) -> None:
-        created = ehr_adapter.create_patient(self.new_patient(), idempotency_key="contract-p1")
-        found = ehr_adapter.find_patients(
-            PatientQuery(first_name="Contract", last_name="Patient", date_of_birth=self.birth_date)
-        )
-        assert created.id in {p.id for p in found}
-        assert (created.first_name, created.last_name, created.date_of_birth) == (
-            "Contract",
-            "Patient",
-            self.birth_date,
+    def _create(self, adapter: EHRAdapter, patient: NewPatient, known: Known) -> EHRPatient:
+        """Create ``patient`` (checking the answer's demographics) and add it to ``known``."""
+        created = adapter.create_patient(patient, idempotency_key=_key())
+        assert (
+            same_name(created.first_name, patient.first_name)
+            and same_name(created.last_name, patient.last_name)
+            and created.date_of_birth == patient.date_of_birth
+        ), "create_patient answered with other demographics than it was given"
+        known[created.id] = created
+        return created
+
+    def _match(
+        self, adapter: EHRAdapter, query: PatientQuery, known: Known
+    ) -> tuple[Match, EHRPatient | None]:
+        """The core's decision on the candidates, each checked to be a real patient."""
+        candidates = adapter.find_patients(query)
+        for candidate in candidates:
+            if candidate.date_of_birth in (self.birth_date, self.other_birth_date):
+                assert candidate.id in known, "find_patients answered with a patient never created"
+                assert candidate == known[candidate.id], (
+                    "find_patients answered with other demographics than the EHR holds"
+                )
+        return decide(query, candidates)
+
+    def _calls(self) -> dict[str, Callable[[EHRAdapter], object]]:
+        """One call of each protocol method, carrying the contract's patient data where the
+        method takes any."""
+        patient = self.new_patient()
+        appointment = self.new_appointment(UNKNOWN_ID)
+        return {
+            "find_patients": lambda ehr: ehr.find_patients(_query(patient)),
+            "create_patient": lambda ehr: ehr.create_patient(patient, idempotency_key=_key()),
+            "create_tentative_appointment": lambda ehr: ehr.create_tentative_appointment(
+                appointment, idempotency_key=_key()
+            ),
+            "read_appointment": lambda ehr: ehr.read_appointment(UNKNOWN_ID),
+            "read_practice_settings": lambda ehr: ehr.read_practice_settings(),
+        }
+
+    # -- patients -----------------------------------------------------------------------
+
+    def test_a_created_patient_is_found_by_name_and_birth_date(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        known: Known = {}
+        patient = self.new_patient()
+        created = self._create(ehr_adapter, patient, known)
+        assert self._match(ehr_adapter, _query(patient), known) == (Match.ATTACHED, created), (
+            "a search for a patient just created did not attach them"
         )
 
-    def test_creating_a_patient_twice_with_one_key_creates_one(self, ehr_adapter: Any) -> None:
-        first = ehr_adapter.create_patient(self.new_patient(), idempotency_key="contract-p2")
-        again = ehr_adapter.create_patient(self.new_patient(), idempotency_key="contract-p2")
-        assert first.id == again.id
-        query = PatientQuery(
-            first_name="Contract", last_name="Patient", date_of_birth=self.birth_date
-        )
-        assert [p.id for p in ehr_adapter.find_patients(query)].count(first.id) == 1
-
-    def test_a_key_reused_with_another_body_is_refused(self, ehr_adapter: Any) -> None:
-        ehr_adapter.create_patient(self.new_patient(), idempotency_key="contract-p3")
-        with pytest.raises(ExternalRejected):
-            ehr_adapter.create_patient(
-                self.new_patient(first_name="Other"), idempotency_key="contract-p3"
+    def test_near_namesakes_are_told_apart(self, ehr_adapter: EHRAdapter) -> None:
+        known: Known = {}
+        namesakes = [
+            self.new_patient(),
+            self.new_patient(first_name="Rosalind"),
+            self.new_patient(last_name="Quackenbush"),
+            self.new_patient(date_of_birth=self.other_birth_date),
+        ]
+        for number, person in enumerate(namesakes, start=1):
+            assert self._match(ehr_adapter, _query(person), known) == (Match.NEW, None), (
+                f"namesake {number} was matched before it was created"
+            )
+            created = self._create(ehr_adapter, person, known)
+            assert self._match(ehr_adapter, _query(person), known) == (Match.ATTACHED, created), (
+                f"namesake {number} was not attached once created"
+            )
+        for number, created in enumerate(known.values(), start=1):
+            assert self._match(ehr_adapter, _query(created), known) == (Match.ATTACHED, created), (
+                f"namesake {number} was not attached once all were created"
             )
 
-    def test_a_tentative_appointment_round_trips(self, ehr_adapter: Any) -> None:
-        patient = ehr_adapter.create_patient(self.new_patient(), idempotency_key="contract-p4")
-        wanted = self.new_appointment(patient.id, telehealth=True)
-        created = ehr_adapter.create_tentative_appointment(wanted, idempotency_key="contract-a1")
-        again = ehr_adapter.create_tentative_appointment(wanted, idempotency_key="contract-a1")
+    @pytest.mark.parametrize("spelling", list(RESPELLINGS))
+    def test_a_patient_is_found_whatever_the_spelling(
+        self, ehr_adapter: EHRAdapter, spelling: str
+    ) -> None:
+        known: Known = {}
+        patient = self.new_patient()
+        created = self._create(ehr_adapter, patient, known)
+        respell = RESPELLINGS[spelling]
+        query = PatientQuery(
+            first_name=respell(patient.first_name),
+            last_name=respell(patient.last_name),
+            date_of_birth=patient.date_of_birth,
+        )
+        assert query != _query(patient), "the contract's names must change when respelled"
+        assert self._match(ehr_adapter, query, known) == (Match.ATTACHED, created), (
+            f"a search with the names' {spelling} changed did not attach the patient"
+        )
+
+    def test_a_person_never_created_is_new(self, ehr_adapter: EHRAdapter) -> None:
+        known: Known = {}
+        self._create(ehr_adapter, self.new_patient(), known)
+        strangers = [
+            self.new_patient(first_name="Wilhelmina", last_name="Quackenbush"),
+            self.new_patient(first_name="Zoe Ann", last_name="Nunez"),
+            self.new_patient(date_of_birth=self.other_birth_date),
+        ]
+        for number, stranger in enumerate(strangers, start=1):
+            assert self._match(ehr_adapter, _query(stranger), known) == (Match.NEW, None), (
+                f"stranger {number}, never created, was matched"
+            )
+
+    def test_a_patient_created_twice_with_one_key_is_one_patient(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        key = _key()
+        patient = self.new_patient()
+        first = ehr_adapter.create_patient(patient, idempotency_key=key)
+        again = ehr_adapter.create_patient(patient, idempotency_key=key)
+        assert again == first, "a replayed create_patient answered with another patient"
+        assert self._match(ehr_adapter, _query(patient), {first.id: first}) == (
+            Match.ATTACHED,
+            first,
+        ), "a replayed create_patient left a second patient behind"
+
+    def test_a_patient_key_reused_with_another_body_is_refused(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        key = _key()
+        ehr_adapter.create_patient(self.new_patient(), idempotency_key=key)
+        with pytest.raises(ExternalRejected):
+            ehr_adapter.create_patient(self.new_patient(first_name="Rosalind"), idempotency_key=key)
+
+    # -- appointments -------------------------------------------------------------------
+
+    @pytest.mark.parametrize("telehealth", [False, True], ids=["in_person", "telehealth"])
+    def test_a_tentative_appointment_is_created_as_asked(
+        self, ehr_adapter: EHRAdapter, telehealth: bool
+    ) -> None:
+        patient = self._create(ehr_adapter, self.new_patient(), {})
+        second = int(telehealth)  # the telehealth case uses the second provider and location
+        wanted = self.new_appointment(
+            patient.id,
+            provider_id=self.provider_ids[second],
+            location_id=self.location_ids[second],
+            telehealth=telehealth,
+        )
+        created = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=_key())
+        _assert_as_asked(created, wanted, "create_tentative_appointment")
         read = ehr_adapter.read_appointment(created.id)
-        assert created.id == again.id == read.id
-        assert read.state == "tentative"
-        assert read.telehealth is True
-        assert read.patient_id == patient.id and read.provider_id == self.provider_id
-        assert read.start == wanted.start
-        assert read.end - read.start == timedelta(minutes=30)
+        assert read.id == created.id, "read_appointment answered with another appointment"
+        _assert_as_asked(read, wanted, "read_appointment")
 
-    def test_an_unknown_appointment_is_a_missing_record(self, ehr_adapter: Any) -> None:
+    def test_an_appointment_created_twice_with_one_key_is_one_appointment(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        patient = self._create(ehr_adapter, self.new_patient(), {})
+        wanted = self.new_appointment(patient.id)
+        key = _key()
+        first = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=key)
+        again = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=key)
+        assert again == first, "a replayed create answered with another appointment"
+
+    def test_an_appointment_key_reused_with_another_body_is_refused(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        patient = self._create(ehr_adapter, self.new_patient(), {})
+        key = _key()
+        ehr_adapter.create_tentative_appointment(
+            self.new_appointment(patient.id), idempotency_key=key
+        )
+        later = self.new_appointment(patient.id, start=self.appointment_start + timedelta(hours=1))
+        with pytest.raises(ExternalRejected):
+            ehr_adapter.create_tentative_appointment(later, idempotency_key=key)
+
+    def test_an_appointment_for_an_unknown_patient_is_refused(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        with pytest.raises((ExternalRejected, MissingRecord)):
+            ehr_adapter.create_tentative_appointment(
+                self.new_appointment(UNKNOWN_ID), idempotency_key=_key()
+            )
+
+    def test_an_unknown_appointment_is_a_missing_record(self, ehr_adapter: EHRAdapter) -> None:
         with pytest.raises(MissingRecord):
-            ehr_adapter.read_appointment("no-such-appointment")
+            ehr_adapter.read_appointment(UNKNOWN_ID)
 
-    def test_practice_settings_are_readable(self, ehr_adapter: Any) -> None:
+    # -- failures -----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("method", PROTOCOL_METHODS)
+    def test_an_unreachable_ehr_is_a_transient_error(
+        self, unreachable_ehr_adapter: EHRAdapter, method: str
+    ) -> None:
+        with pytest.raises((ExternalUnavailable, ExternalTimeout)):
+            self._calls()[method](unreachable_ehr_adapter)
+
+    def test_an_outage_error_carries_no_patient_data(
+        self, unreachable_ehr_adapter: EHRAdapter
+    ) -> None:
+        given = [self.new_patient(), self.new_appointment(UNKNOWN_ID)]
+        for method, call in self._calls().items():
+            error = _raised(call, unreachable_ehr_adapter)
+            _assert_no_patient_data(error, given, f"{method} on an unreachable EHR")
+
+    def test_a_refusal_carries_no_patient_data(self, ehr_adapter: EHRAdapter) -> None:
+        patient_key, appointment_key = _key(), _key()
+        patient = ehr_adapter.create_patient(self.new_patient(), idempotency_key=patient_key)
+        ehr_adapter.create_tentative_appointment(
+            self.new_appointment(patient.id), idempotency_key=appointment_key
+        )
+        other_patient = self.new_patient(first_name="Rosalind", email="rosalind@example.com")
+        other_appointment = self.new_appointment(
+            patient.id, patient_note="Follow-up on the knee brace", insurance_group="GRP-99881"
+        )
+        unknown = self.new_appointment(UNKNOWN_ID)
+        refusals: dict[str, Callable[[EHRAdapter], object]] = {
+            "a patient key reused": lambda ehr: ehr.create_patient(
+                other_patient, idempotency_key=patient_key
+            ),
+            "an appointment key reused": lambda ehr: ehr.create_tentative_appointment(
+                other_appointment, idempotency_key=appointment_key
+            ),
+            "an unknown patient's appointment": lambda ehr: ehr.create_tentative_appointment(
+                unknown, idempotency_key=_key()
+            ),
+        }
+        given = [self.new_patient(), other_patient, other_appointment, unknown]
+        for situation, call in refusals.items():
+            _assert_no_patient_data(_raised(call, ehr_adapter), given, situation)
+
+    def test_practice_settings_are_readable(self, ehr_adapter: EHRAdapter) -> None:
         settings = ehr_adapter.read_practice_settings()
         assert isinstance(settings.surveys_enabled, bool)
         assert isinstance(settings.online_scheduler_enabled, bool)

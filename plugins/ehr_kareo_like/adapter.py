@@ -74,18 +74,7 @@ class KareoLikeAdapter:
     def create_tentative_appointment(
         self, appointment: NewAppointment, *, idempotency_key: str
     ) -> EHRAppointment:
-        payload = {
-            "patient_id": appointment.patient_id,
-            "provider_id": appointment.provider_id,
-            "location_id": appointment.location_id,
-            "start": appointment.start.isoformat(),
-            "duration_minutes": appointment.duration_minutes,
-            "appointment_type": "Telehealth" if appointment.telehealth else "In Person",
-            "patient_note": appointment.patient_note,
-            "insurance_carrier": appointment.insurance_carrier,
-            "insurance_member_id": appointment.insurance_member_id,
-            "insurance_group": appointment.insurance_group,
-        }
+        payload = self._appointment_payload(appointment)
         return self._appointment(
             self._call("POST", "/appointments", json=payload, key=idempotency_key)
         )
@@ -100,6 +89,21 @@ class KareoLikeAdapter:
         self.client.close()
 
     # -- plumbing -------------------------------------------------------------------------
+
+    @staticmethod
+    def _appointment_payload(appointment: NewAppointment) -> dict[str, Any]:
+        return {
+            "patient_id": appointment.patient_id,
+            "provider_id": appointment.provider_id,
+            "location_id": appointment.location_id,
+            "start": appointment.start.isoformat(),
+            "duration_minutes": appointment.duration_minutes,
+            "appointment_type": "Telehealth" if appointment.telehealth else "In Person",
+            "patient_note": appointment.patient_note,
+            "insurance_carrier": appointment.insurance_carrier,
+            "insurance_member_id": appointment.insurance_member_id,
+            "insurance_group": appointment.insurance_group,
+        }
 
     @staticmethod
     def _appointment(body: dict[str, Any]) -> EHRAppointment:

@@ -12,7 +12,18 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from integration_core.api import UTCDateTime
@@ -175,6 +186,13 @@ class SandboxStore:
                         intake_forms_enabled=True,
                     )
                 )
+
+    def forget_records(self) -> None:
+        """Delete every patient, appointment and idempotency key, keeping the practice's
+        settings: a fresh EHR for the next test, without a new database."""
+        with self.transaction() as session:
+            for table in (IdempotencyEntry, SandboxAppointment, SandboxPatient):
+                session.execute(delete(table))
 
     def dispose(self) -> None:
         self.engine.dispose()

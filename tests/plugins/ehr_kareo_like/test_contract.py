@@ -6,29 +6,20 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from integration_core.errors import ExternalRejected
-from integration_core.http.inprocess import InProcessTransport
 from integration_core.testing import EHRAdapterContract
 from integration_core.testing.processes import free_port, wait_until_ready
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
-from tests.e2e.test_scaled_out import ROOT
+from tests.support.broken_ehr_adapters import OnInProcessSandbox
+from tests.support.commands import ROOT
 
 
-class TestKareoLikeInProcess(EHRAdapterContract):
-    @pytest.fixture
-    def ehr_adapter(self, tmp_path: Path) -> Iterator[KareoLikeAdapter]:
-        store = SandboxStore(f"sqlite:///{tmp_path / 'ehr.db'}")
-        transport = InProcessTransport(create_sandbox_app(store, "k1"))
-        adapter = KareoLikeAdapter("http://sandbox", "k1", transport=transport, transient_retries=0)
-        yield adapter
-        adapter.close()
-        store.dispose()
+class TestKareoLikeInProcess(OnInProcessSandbox, EHRAdapterContract):
+    adapter_class = KareoLikeAdapter
 
 
 class TestKareoLikeOverLoopback(EHRAdapterContract):
@@ -36,9 +27,13 @@ class TestKareoLikeOverLoopback(EHRAdapterContract):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def server(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    def database(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
+        return f"sqlite:///{tmp_path_factory.mktemp('sandbox') / 'ehr.db'}"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def server(cls, database: str) -> Iterator[str]:
         port = free_port()
-        database = tmp_path_factory.mktemp("sandbox") / "ehr.db"
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -48,7 +43,7 @@ class TestKareoLikeOverLoopback(EHRAdapterContract):
                 "--port",
                 str(port),
                 "--database-url",
-                f"sqlite:///{database}",
+                database,
             ],
             env={
                 **os.environ,
@@ -67,8 +62,20 @@ class TestKareoLikeOverLoopback(EHRAdapterContract):
             process.wait(timeout=30)
 
     @pytest.fixture
-    def ehr_adapter(self, server: str) -> Iterator[KareoLikeAdapter]:
+    def ehr_adapter(self, server: str, database: str) -> Iterator[KareoLikeAdapter]:
+        """The server's EHR emptied first: the contract expects a fresh one for each test."""
+        store = SandboxStore(database)
+        store.forget_records()
+        store.dispose()
         adapter = KareoLikeAdapter(server, "loopback-key", transient_retries=0)
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture
+    def unreachable_ehr_adapter(self) -> Iterator[KareoLikeAdapter]:
+        adapter = KareoLikeAdapter(
+            f"http://127.0.0.1:{free_port()}", "loopback-key", transient_retries=0
+        )
         yield adapter
         adapter.close()
 

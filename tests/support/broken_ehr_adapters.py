@@ -1,0 +1,382 @@
+"""Deliberately broken EHR adapters, each a ``KareoLikeAdapter`` with one plausible bug that
+the contract kit must catch, and the fixtures that run any Kareo-like adapter under the kit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from collections.abc import Hashable, Iterator
+from datetime import UTC
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from integration_core.api import (
+    EHRAppointment,
+    EHRPatient,
+    EHRPracticeSettings,
+    ExternalRejected,
+    ExternalUnavailable,
+    InProcessTransport,
+    MissingRecord,
+    NewAppointment,
+    PatientQuery,
+    PermanentError,
+    TransientError,
+    same_name,
+)
+from integration_core.testing.processes import free_port
+from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
+from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
+from plugins.ehr_kareo_like.sandbox.store import SandboxStore
+from tests.support.sandbox_ehr import API_KEY
+
+__all__ = [
+    "CaseSensitiveNames",
+    "EchoesTheSearchedSpelling",
+    "IdempotencyKeyNotSent",
+    "InventsTheSearchedPatient",
+    "KeyPerBody",
+    "NotFoundAsRejected",
+    "OnInProcessSandbox",
+    "OutageErrorsNameThePatient",
+    "ProviderAndLocationCrossed",
+    "RefusalsQuoteTheRequest",
+    "ReportsANewAppointmentBooked",
+    "SearchBestEffortWhenDown",
+    "SearchCacheWithoutBirthDate",
+    "SearchCacheWithoutFirstName",
+    "SearchCacheWithoutLastName",
+    "SettingsDefaultWhenDown",
+    "StandardSlotLength",
+    "TelehealthNotSent",
+    "TelehealthReadFromVisitReason",
+    "UnicodeFormSensitiveNames",
+    "UnknownPatientRetried",
+    "WallClockSentAsUTC",
+    "WhitespaceSensitiveNames",
+]
+
+
+class OnInProcessSandbox:
+    """The fixtures an ``EHRAdapterContract`` subclass needs, for a Kareo-like
+    ``adapter_class``: a sandbox EHR served in this process (one database per test class,
+    emptied before each test), and the same adapter pointed at a port nothing listens on."""
+
+    adapter_class: ClassVar[type[KareoLikeAdapter]]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def sandbox(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStore]:
+        store = SandboxStore(f"sqlite:///{tmp_path_factory.mktemp('sandbox-ehr') / 'ehr.db'}")
+        yield store
+        store.dispose()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def sandbox_app(cls, sandbox: SandboxStore) -> FastAPI:
+        return create_sandbox_app(sandbox, API_KEY)
+
+    @pytest.fixture
+    def ehr_adapter(
+        self, sandbox: SandboxStore, sandbox_app: FastAPI
+    ) -> Iterator[KareoLikeAdapter]:
+        sandbox.forget_records()
+        transport = InProcessTransport(sandbox_app)
+        adapter = self.adapter_class(
+            "http://sandbox-ehr", API_KEY, transport=transport, transient_retries=0
+        )
+        yield adapter
+        adapter.close()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def unreachable_ehr_adapter(cls) -> Iterator[KareoLikeAdapter]:
+        adapter = cls.adapter_class(f"http://127.0.0.1:{free_port()}", API_KEY, transient_retries=0)
+        yield adapter
+        adapter.close()
+
+
+# -- searches ---------------------------------------------------------------------------
+
+
+class _RemembersSearches(KareoLikeAdapter):
+    """Remembers a search's candidates once they include the patient searched for, and
+    answers a repeat from memory: harmless under first name + last name + date of birth."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.remembered: dict[Hashable, list[EHRPatient]] = {}
+
+    def search_key(self, query: PatientQuery) -> Hashable:
+        raise NotImplementedError
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        key = self.search_key(query)
+        if key in self.remembered:
+            return self.remembered[key]
+        found = super().find_patients(query)
+        if any(
+            same_name(patient.first_name, query.first_name)
+            and same_name(patient.last_name, query.last_name)
+            and patient.date_of_birth == query.date_of_birth
+            for patient in found
+        ):
+            self.remembered[key] = found
+        return found
+
+
+class SearchCacheWithoutFirstName(_RemembersSearches):
+    """Remembers searches by last name and date of birth: a twin created later is never found."""
+
+    def search_key(self, query: PatientQuery) -> Hashable:
+        return query.last_name, query.date_of_birth
+
+
+class SearchCacheWithoutLastName(_RemembersSearches):
+    """Remembers searches by first name and date of birth: a namesake with another surname
+    created later is never found."""
+
+    def search_key(self, query: PatientQuery) -> Hashable:
+        return query.first_name, query.date_of_birth
+
+
+class SearchCacheWithoutBirthDate(_RemembersSearches):
+    """Remembers searches by name alone: a namesake born another day is never found."""
+
+    def search_key(self, query: PatientQuery) -> Hashable:
+        return query.first_name, query.last_name
+
+
+class _KeepsMatchingNames(KareoLikeAdapter):
+    """Passes on only the candidates whose names match, to spare the core a long list."""
+
+    def spelling(self, name: str) -> str:
+        raise NotImplementedError
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        first, last = self.spelling(query.first_name), self.spelling(query.last_name)
+        return [
+            patient
+            for patient in super().find_patients(query)
+            if self.spelling(patient.first_name) == first
+            and self.spelling(patient.last_name) == last
+        ]
+
+
+class CaseSensitiveNames(_KeepsMatchingNames):
+    """Compares names with their case: "ZOË" is not "Zoë"."""
+
+    def spelling(self, name: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+class UnicodeFormSensitiveNames(_KeepsMatchingNames):
+    """Compares names without normalising them: a decomposed "ë" is not a composed one."""
+
+    def spelling(self, name: str) -> str:
+        return " ".join(name.casefold().split())
+
+
+class WhitespaceSensitiveNames(_KeepsMatchingNames):
+    """Trims names but keeps repeated spaces inside them: "Zoë   Ann" is not "Zoë Ann"."""
+
+    def spelling(self, name: str) -> str:
+        return unicodedata.normalize("NFC", name).casefold().strip()
+
+
+class InventsTheSearchedPatient(KareoLikeAdapter):
+    """When the EHR knows no one, answers with a provisional patient made from the query, so
+    the caller always has someone to attach to."""
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        return super().find_patients(query) or [EHRPatient(id="provisional", **query.model_dump())]
+
+
+class EchoesTheSearchedSpelling(KareoLikeAdapter):
+    """Shows staff the name as it was typed: candidates whose names match are returned with the
+    query's spelling instead of the one the EHR holds."""
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        return [
+            patient.model_copy(
+                update={"first_name": query.first_name, "last_name": query.last_name}
+            )
+            if same_name(patient.first_name, query.first_name)
+            and same_name(patient.last_name, query.last_name)
+            else patient
+            for patient in super().find_patients(query)
+        ]
+
+
+# -- appointments -----------------------------------------------------------------------
+
+
+class ReportsANewAppointmentBooked(KareoLikeAdapter):
+    """Reports the appointment it just created as booked, as the booking platform calls it,
+    although the EHR holds it tentative."""
+
+    def create_tentative_appointment(
+        self, appointment: NewAppointment, *, idempotency_key: str
+    ) -> EHRAppointment:
+        created = super().create_tentative_appointment(appointment, idempotency_key=idempotency_key)
+        return created.model_copy(update={"state": "booked"})
+
+
+class StandardSlotLength(KareoLikeAdapter):
+    """Books the EHR's standard 30-minute slot whatever length was asked for."""
+
+    @staticmethod
+    def _appointment_payload(appointment: NewAppointment) -> dict[str, Any]:
+        return KareoLikeAdapter._appointment_payload(appointment) | {"duration_minutes": 30}
+
+
+class WallClockSentAsUTC(KareoLikeAdapter):
+    """Sends the start's wall-clock time labelled as UTC: the appointment moves by the
+    location's offset."""
+
+    @staticmethod
+    def _appointment_payload(appointment: NewAppointment) -> dict[str, Any]:
+        start = appointment.start.replace(tzinfo=UTC).isoformat()
+        return KareoLikeAdapter._appointment_payload(appointment) | {"start": start}
+
+
+class TelehealthNotSent(KareoLikeAdapter):
+    """Leaves the appointment type at the EHR's default, in person."""
+
+    @staticmethod
+    def _appointment_payload(appointment: NewAppointment) -> dict[str, Any]:
+        return KareoLikeAdapter._appointment_payload(appointment) | {
+            "appointment_type": "In Person"
+        }
+
+
+class ProviderAndLocationCrossed(KareoLikeAdapter):
+    """Reads the EHR's provider id as the location and the location id as the provider."""
+
+    @staticmethod
+    def _appointment(body: dict[str, Any]) -> EHRAppointment:
+        crossed = {"provider_id": body["location_id"], "location_id": body["provider_id"]}
+        return KareoLikeAdapter._appointment(body | crossed)
+
+
+class TelehealthReadFromVisitReason(KareoLikeAdapter):
+    """Reads back telehealth from the visit reason (the EHR's "Telehealth consult"), which a
+    booking from the platform never sets."""
+
+    def read_appointment(self, appointment_id: str) -> EHRAppointment:
+        body = self._call("GET", f"/appointments/{appointment_id}")
+        return self._appointment(body).model_copy(
+            update={"telehealth": body["visit_reason_id"] == 4}  # "Telehealth consult"
+        )
+
+
+class UnknownPatientRetried(KareoLikeAdapter):
+    """Looks the patient up first and, not finding them, takes them for one created a moment
+    ago that the EHR does not show yet: asks for a retry instead of refusing."""
+
+    def create_tentative_appointment(
+        self, appointment: NewAppointment, *, idempotency_key: str
+    ) -> EHRAppointment:
+        try:
+            self._call("GET", f"/patients/{appointment.patient_id}")
+        except MissingRecord:
+            raise ExternalUnavailable("the EHR does not show the patient yet") from None
+        return super().create_tentative_appointment(appointment, idempotency_key=idempotency_key)
+
+
+# -- idempotency ------------------------------------------------------------------------
+
+
+def _dumps(body: Any) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+class IdempotencyKeyNotSent(KareoLikeAdapter):
+    """Forgets to pass the idempotency key on: a retried create makes a second record, and a
+    different body under the same key is simply created."""
+
+    def _call(
+        self, method: str, path: str, *, json: Any = None, key: str | None = None
+    ) -> dict[str, Any]:
+        return super()._call(method, path, json=json)
+
+
+class KeyPerBody(KareoLikeAdapter):
+    """Makes each key unique to its payload "to be safe": a changed body under a reused key is
+    accepted as a new create."""
+
+    def _call(
+        self, method: str, path: str, *, json: Any = None, key: str | None = None
+    ) -> dict[str, Any]:
+        if key is not None:
+            digest = hashlib.sha256(_dumps(json).encode()).hexdigest()[:12]
+            key = f"{key}-{digest}"
+        return super()._call(method, path, json=json, key=key)
+
+
+# -- failures ---------------------------------------------------------------------------
+
+
+class NotFoundAsRejected(KareoLikeAdapter):
+    """Treats every 4xx, 404 included, as a refusal."""
+
+    @staticmethod
+    def _failure(response: httpx.Response) -> Exception | None:
+        failure = KareoLikeAdapter._failure(response)
+        if isinstance(failure, MissingRecord):
+            return ExternalRejected("the EHR refused the request (404)", code="ehr_rejected")
+        return failure
+
+
+class SearchBestEffortWhenDown(KareoLikeAdapter):
+    """Answers "no one" when the EHR cannot be reached, so a booking need not wait."""
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        try:
+            return super().find_patients(query)
+        except TransientError:
+            return []
+
+
+class SettingsDefaultWhenDown(KareoLikeAdapter):
+    """Falls back to the sandbox's default settings when the EHR cannot be reached."""
+
+    def read_practice_settings(self) -> EHRPracticeSettings:
+        try:
+            return super().read_practice_settings()
+        except TransientError:
+            return EHRPracticeSettings(
+                surveys_enabled=False,
+                online_scheduler_enabled=False,
+                provider_profiles_published=False,
+                online_presence_enabled=False,
+                intake_forms_enabled=True,
+            )
+
+
+class OutageErrorsNameThePatient(KareoLikeAdapter):
+    """Says whose search failed, to help staff follow up when the EHR is down."""
+
+    def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
+        try:
+            return super().find_patients(query)
+        except ExternalUnavailable as error:
+            raise ExternalUnavailable(
+                f"could not search for {query.first_name} {query.last_name}"
+            ) from error
+
+
+class RefusalsQuoteTheRequest(KareoLikeAdapter):
+    """Adds the request it sent to every refusal, for debugging."""
+
+    def _call(
+        self, method: str, path: str, *, json: Any = None, key: str | None = None
+    ) -> dict[str, Any]:
+        try:
+            return super()._call(method, path, json=json, key=key)
+        except PermanentError as error:
+            raise type(error)(f"{error}: {_dumps(json)}", code=error.code) from None
