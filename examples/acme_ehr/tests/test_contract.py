@@ -32,7 +32,3 @@ class TestAcmeEHR(EHRAdapterContract):
         adapter = AcmeEHRAdapter(f"http://127.0.0.1:{free_port()}", API_KEY, timeout_seconds=2)
         yield adapter
         adapter.close()
-
-    # The kit before two providers and two locations asked for one of each.
-    provider_id = DEFAULT_CLINICIANS[0]
-    location_id = DEFAULT_SITES[0]
