@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.support.commands import run
 
 
 def test_demo_books_three_patients_into_the_ehr(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "integration_core", "demo", "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run("demo", "--dir", str(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.count(": HTTP 201") == 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
-from tests.support.commands import CONFIG, ROOT, start
+from tests.support.commands import CONFIG, ROOT, run, start
 
 
 def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path: Path):
@@ -66,13 +65,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
     db.dispose()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "integration_core", "dead-letters", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run("dead-letters", *args, env=env)
 
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr

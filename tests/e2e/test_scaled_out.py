@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from sqlalchemy import func, select
 from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
 from integration_core.testing.services import postgres_schema_url, redis_url
-from tests.support.commands import CONFIG, ROOT, start
+from tests.support.commands import CONFIG, ROOT, run, start
 
 
 @pytest.fixture
@@ -43,13 +41,7 @@ def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_a_separate_worker_completes_what_a_separate_server_emitted(environment, tmp_path):
-    migrate = subprocess.run(
-        [sys.executable, "-m", "integration_core", "migrate"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    migrate = run("migrate", env=environment, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
     base = f"http://127.0.0.1:{environment['PRACTICE_SYNC_HTTP__PORT']}"
     processes = [

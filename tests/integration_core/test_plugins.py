@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -13,6 +12,7 @@ from integration_core import hookimpl
 from integration_core.errors import ConfigError
 from integration_core.plugins import get_plugin_manager, plugin_hooks
 from integration_core.settings import Settings
+from tests.support.commands import run
 
 
 def test_built_in_plugins_come_from_entry_points():
@@ -59,13 +59,7 @@ def test_a_wrong_argument_name_is_refused_at_start_up():
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "integration_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-    )
+    return run(*args, env={**os.environ, **env})
 
 
 def test_plugins_command_lists_plugins_and_their_hooks():

@@ -11,6 +11,7 @@ import pytest
 from integration_core.errors import ConfigError
 from integration_core.settings import Settings, built_once, load_settings, plugin_config
 from plugins.growth_platform.config import load
+from tests.support.commands import run
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "practice-sync.toml"
 
@@ -126,19 +127,13 @@ def test_plugin_settings_are_validated_under_their_key(tmp_path):
 
 def test_check_config_command_reports_the_key_path(tmp_path):
     bad = write(tmp_path, MINIMAL.replace("America/New_York", "Nowhere/Land"))
-    command = [sys.executable, "-m", "integration_core", "--config", str(bad), "check-config"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = run("--config", str(bad), "check-config")
     assert result.returncode == 2
     assert (
         "practices.acme.locations.main.time_zone: unknown time zone 'Nowhere/Land'" in result.stderr
     )
 
-    good = subprocess.run(
-        [sys.executable, "-m", "integration_core", "--config", str(EXAMPLE), "check-config"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    good = run("--config", str(EXAMPLE), "check-config")
     assert good.returncode == 0, good.stderr
     assert "practice acme: 2 location(s), 3 provider(s)" in good.stdout
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from integration_core.errors import ConfigError
 from integration_core.runtime import Runtime
 from integration_core.settings import load_settings
 from plugins.notifications.config import load as load_notifications
+from tests.support.commands import run
 
 BASE = """
 database_url = "sqlite:///{db}"
@@ -213,12 +212,7 @@ def test_every_command_refuses_a_bad_plugin_setting_in_one_line(config, command)
         file_foldr = "messages"
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "integration_core", "--config", str(path), command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run("--config", str(path), command)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "configuration error:",

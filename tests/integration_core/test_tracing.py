@@ -9,7 +9,7 @@ import pytest
 from integration_core import hookimpl
 from integration_core.errors import ExternalUnavailable
 from integration_core.events import RequestEvent
-from integration_core.testing import HookRecorder
+from integration_core.testing import HookRecorder, drain
 from integration_core.testing.pytest_plugin import TEST_PRACTICE
 from integration_core.tracing import TRACE_ENV
 
@@ -50,7 +50,7 @@ def test_each_delivery_is_one_line_with_its_event_outcome_and_duration(traced, p
         event_id = runtime.outbox.emit(
             session, RequestEvent(practice_id="acme", request_id="r1", appointment_id="a1")
         )
-    runtime.outbox.dispatcher.drain(runtime.runner.run)
+    drain(runtime)
     calls = {(r.hook, r.plugin): r for r in traced() if r.hook == "on_request"}
     assert set(calls) == {("on_request", "recorder"), ("on_request", "unavailable")}
     assert calls["on_request", "recorder"].outcome == "ok"
