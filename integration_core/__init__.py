@@ -11,6 +11,6 @@ import pluggy
 from integration_core.hookspecs import PROJECT
 
 __all__ = ["PROJECT", "__version__", "hookimpl"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 hookimpl = pluggy.HookimplMarker(PROJECT)

@@ -251,7 +251,8 @@ def check_config(settings: Settings, registries: Registries) -> None:
     :param settings: the loaded, validated settings (plugin settings included).
     :param registries: the EHR adapters and channels every plugin registered.
 
-    Called once per plugin at start-up, after the ``register_*`` hooks. Raise
+    Called once per plugin at start-up, after ``register_ehr_adapters`` and
+    ``register_channels`` filled ``registries``. Raise
     ``ConfigError`` naming the full key path and the valid choices for anything a delivery
     would otherwise find wrong later (a channel name that resolves to nothing, a channel
     whose required settings are missing). Since 0.2.
