@@ -97,10 +97,18 @@ def migrate(state: State) -> None:
 
 
 def _serve(runtime: Any) -> None:
+    """Serve until SIGINT or SIGTERM, then return so the caller closes the runtime.
+
+    uvicorn shuts down gracefully on either signal and then raises it again, to the handler
+    that was there before it; a no-op one lets the runtime close (worker threads, adapters)
+    and the process exit 0, as a service manager expects.
+    """
     import uvicorn
 
     from integration_core.http.app import create_app
 
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     http = runtime.settings.http
     uvicorn.run(
         create_app(runtime), host=http.host, port=http.port, access_log=False, log_config=None

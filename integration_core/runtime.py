@@ -116,3 +116,4 @@ class Runtime:
         self.broker.close()
         self.ehr.close()
         self.db.dispose()
+        log.info("stopped: workers, scheduler, adapters and database closed")

@@ -57,7 +57,5 @@ class EHRAdapters:
     def close(self) -> None:
         with self._lock:
             for adapter in self._built.values():
-                close = getattr(adapter, "close", None)
-                if close is not None:
-                    close()
+                adapter.close()
             self._built.clear()

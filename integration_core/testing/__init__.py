@@ -1,8 +1,9 @@
 """The test kit for plugin and adapter authors (loaded as a pytest plugin).
 
 * Fixtures (:mod:`integration_core.testing.pytest_plugin`): ``ps_database_url``,
-  ``ps_clock``, ``ps_runtime_factory``, ``ps_recorder``. Tests load only
-  :data:`BUILT_IN_PLUGINS` plus the plugins they name.
+  ``ps_clock``, ``ps_runtime_factory`` (a :data:`RuntimeFactory` building a migrated
+  :class:`Runtime`), ``ps_recorder``. Tests load only :data:`BUILT_IN_PLUGINS` plus the
+  plugins they name.
 * :func:`drain` — run every queued delivery now; :class:`QueueDispatcher` keeps them until
   then, instead of a broker.
 * :func:`book_end_to_end` — a booking request through the core and the EHR sync, returning
@@ -24,7 +25,14 @@ from integration_core.testing.booking import (
 )
 from integration_core.testing.dispatch import QueueDispatcher, drain
 from integration_core.testing.ehr_contract import EHRAdapterContract
-from integration_core.testing.pytest_plugin import BUILT_IN_PLUGINS, TEST_PRACTICE, build_settings
+from integration_core.runtime import Runtime
+from integration_core.testing.processes import free_port, wait_until, wait_until_ready
+from integration_core.testing.pytest_plugin import (
+    BUILT_IN_PLUGINS,
+    TEST_PRACTICE,
+    RuntimeFactory,
+    build_settings,
+)
 from integration_core.testing.recorder import HookCall, HookRecorder
 
 __all__ = [
@@ -36,8 +44,13 @@ __all__ = [
     "HookCall",
     "HookRecorder",
     "QueueDispatcher",
+    "Runtime",
+    "RuntimeFactory",
     "SyncDidNotHappen",
     "book_end_to_end",
     "build_settings",
     "drain",
+    "free_port",
+    "wait_until",
+    "wait_until_ready",
 ]

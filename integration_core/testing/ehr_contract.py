@@ -89,8 +89,11 @@ __all__ = ["EHRAdapterContract"]
 UNKNOWN_ID = "contract-no-such-record"
 
 PROTOCOL_METHODS = tuple(
-    name for name, value in vars(EHRAdapter).items() if callable(value) and name[0] != "_"
+    name
+    for name, value in vars(EHRAdapter).items()
+    if callable(value) and name[0] != "_" and name != "close"
 )
+"""The methods that call the EHR (``close`` only releases the adapter's connections)."""
 
 RESPELLINGS: dict[str, Callable[[str], str]] = {
     "case": str.upper,
