@@ -17,6 +17,7 @@
   process to answer.
 """
 
+from integration_core.runtime import Runtime
 from integration_core.testing.booking import (
     TEST_FORM,
     EndToEndBooking,
@@ -25,7 +26,6 @@ from integration_core.testing.booking import (
 )
 from integration_core.testing.dispatch import QueueDispatcher, drain
 from integration_core.testing.ehr_contract import EHRAdapterContract
-from integration_core.runtime import Runtime
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
 from integration_core.testing.pytest_plugin import (
     BUILT_IN_PLUGINS,
