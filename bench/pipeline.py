@@ -48,6 +48,8 @@ from plugins.ehr_kareo_like.plugin import inprocess_sandbox
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
 from plugins.notifications.channels import FileChannel, Message
 
+SANDBOX_KEY = "sandbox-key"
+"""The sandbox EHR's API key when it runs as its own server (its default)."""
 PROVIDERS = [f"p{i:02d}" for i in range(1, 21)]
 EVERY_DAY = {
     d: {"enabled": True, "ranges": [["00:00", "24:00"]]}
@@ -65,7 +67,7 @@ class ScaledOut(NamedTuple):
 
 def settings(folder: Path, label: str, scaled: ScaledOut | None = None) -> Settings:
     database_url = scaled.database_url if scaled else f"sqlite:///{folder / f'{label}.db'}"
-    ehr = {"practices": {"bench": {"base_url": scaled.ehr_url}}} if scaled else {}
+    ehr = {"base_url": scaled.ehr_url, "api_key": SANDBOX_KEY} if scaled else {"sandbox": True}
     return Settings(
         database_url=database_url,
         broker={
@@ -114,7 +116,7 @@ def settings(folder: Path, label: str, scaled: ScaledOut | None = None) -> Setti
                 },
                 "ehr_kareo_like": {
                     "sandbox": {"database_url": f"sqlite:///{folder / f'{label}-ehr.db'}"},
-                    **ehr,
+                    "practices": {"bench": ehr},
                 },
                 "notifications": {
                     "file_folder": str(folder / f"{label}-messages"),
@@ -295,7 +297,7 @@ def run_latency(folder: Path, count: int) -> list[float]:
         )
         store, _ = inprocess_sandbox(
             runtime.settings.plugins.config["ehr_kareo_like"]["sandbox"]["database_url"],
-            "sandbox-key",
+            SANDBOX_KEY,
         )
         for body in bodies(count):
             answer = client.post("/v1/practices/bench/widget/requests", json=body).json()

@@ -81,7 +81,8 @@ def demo_settings(folder: Path) -> Settings:
                     }
                 },
                 "ehr_kareo_like": {
-                    "sandbox": {"database_url": f"sqlite:///{folder / 'sandbox-ehr.db'}"}
+                    "sandbox": {"database_url": f"sqlite:///{folder / 'sandbox-ehr.db'}"},
+                    "practices": {PRACTICE: {"sandbox": True}},
                 },
                 "notifications": {
                     "file_folder": str(folder / "messages"),

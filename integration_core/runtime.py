@@ -46,12 +46,13 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.pm = get_plugin_manager(settings, extra=extra_plugins)
+        self.registries = build_registries(self.pm, settings)
+        check_startup(settings, self.pm, self.registries)
+        assert settings.database_url is not None  # checked at start-up
         self.db = Database(settings.database_url)
         self.broker = build_broker(settings.broker)
         self.dramatiq = DramatiqDispatcher(self.broker, settings.broker.queue, self._handle_message)
         self.outbox = Outbox(self.db, self.pm, self.clock, dispatcher or self.dramatiq)
-        self.registries = build_registries(self.pm, settings)
-        check_startup(settings, self.pm, self.registries)
         self.ehr = EHRAdapters(self.registries.ehr_adapters, settings)
         self.channels = self.registries.channels
         self.runner = DeliveryRunner(

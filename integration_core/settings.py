@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "PRACTICE_SYNC_"
+DATABASE_SCHEMES = ("sqlite://", "postgresql://", "postgresql+psycopg://")
 SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 _config_path: ContextVar[Path | None] = ContextVar("practice_sync_config_path", default=None)
 
@@ -234,7 +235,11 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    database_url: str = "sqlite:///practice-sync.db"
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path/to/file.db (the embedded default) or postgresql://…; "
+        "required to run: nothing is written anywhere the configuration did not name",
+    )
     broker: BrokerSettings = BrokerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     retry: RetrySettings = RetrySettings()
@@ -245,6 +250,17 @@ class Settings(BaseSettings):
     practices: dict[str, PracticeSettings] = {}
 
     _slugs = field_validator("practices")(_check_slugs)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(DATABASE_SCHEMES):
+            raise ValueError(
+                "unsupported database; use sqlite:///path/to/file.db or "
+                "postgresql://user@host:port/database"
+            )
+        return value
+
     _file_plugin_config: dict[str, Any] = PrivateAttr(default_factory=dict)
     """``plugins.config`` as the TOML file wrote it: secrets there are refused once the
     plugins' models say which keys are secret."""

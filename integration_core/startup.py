@@ -4,6 +4,7 @@ Everything a delivery would otherwise find wrong later is refused here, in ``che
 ``run``, ``serve``, ``worker`` and ``scheduler`` alike, one line per problem, each starting
 with the full key path:
 
+* ``database_url`` is set (nothing is written anywhere the configuration did not name);
 * every loaded plugin's declared settings model (``settings_model``) validates its
   ``plugins.config.<plugin>`` table; a table for a plugin that is not loaded, or that declares
   no settings, is refused; secret fields set in the config file are refused;
@@ -97,6 +98,11 @@ def check_startup(settings: Settings, pm: pluggy.PluginManager, registries: Regi
     if problems:  # the cross-checks read validated settings
         raise ConfigError("\n".join(problems))
     problems = adapter_errors(settings, registries.ehr_adapters)
+    if settings.database_url is None:
+        problems.append(
+            "database_url: not set; use sqlite:///path/to/practice-sync.db for the embedded "
+            "default or postgresql://user@host:port/database"
+        )
     for _plugin, call in hook_calls(pm, "check_config", settings=settings, registries=registries):
         try:
             call()

@@ -8,11 +8,16 @@ import click
 
 from integration_core.api import AdapterFactory, InProcessTransport, Registry, Settings, hookimpl
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.config import INPROCESS, KareoPracticeSettings, KareoSettings, load
+from plugins.ehr_kareo_like.config import (
+    ADAPTER,
+    IN_MEMORY,
+    KareoSettings,
+    cross_check,
+    load,
+)
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
 
-ADAPTER = "kareo_like"
 _sandboxes: dict[str, tuple[SandboxStore, InProcessTransport]] = {}
 _lock = threading.Lock()
 
@@ -31,15 +36,15 @@ def inprocess_sandbox(database_url: str, api_key: str) -> tuple[SandboxStore, In
 
 def build_adapter(practice_id: str, settings: Settings) -> KareoLikeAdapter:
     config = load(settings)
-    practice = config.practices.get(practice_id) or KareoPracticeSettings()
-    api_key = (practice.api_key or config.sandbox.api_key).get_secret_value()
-    transport = None
-    base_url = practice.base_url
-    if base_url == INPROCESS:
-        _, transport = inprocess_sandbox(
-            config.sandbox.database_url, config.sandbox.api_key.get_secret_value()
-        )
+    practice = config.practices[practice_id]  # present: checked at start-up
+    if practice.sandbox:
+        api_key = config.sandbox.api_key.get_secret_value()
+        _, transport = inprocess_sandbox(config.sandbox.database_url, api_key)
         base_url = "http://sandbox-ehr"
+    else:
+        assert practice.base_url is not None and practice.api_key is not None  # validated
+        api_key, transport = practice.api_key.get_secret_value(), None
+        base_url = practice.base_url
     return KareoLikeAdapter(
         base_url,
         api_key,
@@ -55,6 +60,11 @@ def settings_model() -> type[KareoSettings]:
 
 
 @hookimpl
+def check_config(settings: Settings) -> None:
+    cross_check(settings)
+
+
+@hookimpl
 def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings) -> None:
     registry.add(ADAPTER, build_adapter)
 
@@ -62,7 +72,12 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
 @click.command("sandbox-ehr")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8500, show_default=True, type=int)
-@click.option("--database-url", default="sqlite:///sandbox-ehr.db", show_default=True)
+@click.option(
+    "--database-url",
+    default=IN_MEMORY,
+    show_default=True,
+    help="Where the sandbox keeps its records (default: in memory, gone when it stops).",
+)
 @click.option(
     "--api-key",
     envvar="PRACTICE_SYNC_SANDBOX_EHR_API_KEY",

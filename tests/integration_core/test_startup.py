@@ -102,41 +102,43 @@ def test_settings_for_a_plugin_that_declares_none_are_refused(config):
     assert refused(path) == "plugins.config.ehr_sync: the plugin 'ehr_sync' declares no settings"
 
 
+SMS = """\
+base_url = "https://sms.example"
+account_sid = "AC1"
+from_number = "+16175550100"
+"""
+
+
 @pytest.mark.parametrize(
-    ("table", "key"),
+    ("table", "key", "other_keys"),
     [
-        ("ehr_kareo_like.practices.acme", "api_key"),
-        ("notifications.email", "password"),
-        ("notifications.sms", "auth_token"),
+        ("ehr_kareo_like.practices.acme", "api_key", 'base_url = "https://ehr.example"\n'),
+        ("notifications.email", "password", ""),
+        ("notifications.sms", "auth_token", SMS),
     ],
 )
 def test_a_plugin_secret_in_the_config_file_is_refused_and_read_from_the_environment(
-    config, monkeypatch, table, key
+    config, monkeypatch, table, key, other_keys
 ):
-    sms = """
-        base_url = "https://sms.example"
-        account_sid = "AC1"
-        from_number = "+16175550100"
-    """
-    extra_keys = sms if table.endswith("sms") else ""
-    path = config(f"[plugins.config.{table}]\n{textwrap.dedent(extra_keys)}{key} = 'in-the-file'\n")
+    path = config(f"[plugins.config.{table}]\n{other_keys}{key} = 'in-the-file'\n")
     message = refused(path)
     assert message.startswith(
         f"plugins.config.{table}.{key}: secrets are read from the environment"
     )
     assert "in-the-file" not in message
 
-    path = config(f"[plugins.config.{table}]\n{textwrap.dedent(extra_keys)}")
+    path = config(f"[plugins.config.{table}]\n{other_keys}")
     variable = "PRACTICE_SYNC_PLUGINS__CONFIG__" + f"{table}.{key}".upper().replace(".", "__")
     monkeypatch.setenv(variable, "from-the-environment")
     starts(path)
 
 
 def with_ehr(path: Path, adapter: str = "kareo_like") -> Path:
-    """The configuration at ``path`` with the practice's EHR adapter set."""
-    path.write_text(
-        path.read_text().replace('name = "Acme"', f'name = "Acme"\nehr_adapter = "{adapter}"')
-    )
+    """The configuration at ``path`` with the practice's EHR adapter set (the Kareo-like
+    sandbox, when that is the adapter)."""
+    text = path.read_text().replace('name = "Acme"', f'name = "Acme"\nehr_adapter = "{adapter}"')
+    sandbox = "\n[plugins.config.ehr_kareo_like.practices.acme]\nsandbox = true\n"
+    path.write_text(text + (sandbox if adapter == "kareo_like" else ""))
     return path
 
 
@@ -218,3 +220,16 @@ def test_every_command_refuses_a_bad_plugin_setting_in_one_line(config, command)
         "configuration error:",
         "plugins.config.notifications.file_foldr: unknown key",
     ]
+
+
+def test_without_a_database_url_nothing_starts(tmp_path):
+    path = tmp_path / "practice-sync.toml"
+    path.write_text(BASE.replace('database_url = "sqlite:///{db}"\n', ""))
+    assert refused(path).startswith("database_url: not set; use sqlite:///")
+
+
+def test_an_unsupported_database_is_named(config, tmp_path):
+    path = config()
+    path.write_text(path.read_text().replace("sqlite:///", "mysql://"))
+    with pytest.raises(ConfigError, match=r"^database_url: unsupported database; use sqlite"):
+        load_settings(path)

@@ -65,7 +65,7 @@ def sync_overrides(sandbox_url: str, messages: Path) -> dict[str, Any]:
     overrides["retry"] = RetrySettings().model_dump()  # the production defaults: a 6-hour window
     overrides["plugins"]["config"]["ehr_kareo_like"] = {
         "sandbox": {"database_url": sandbox_url, "api_key": API_KEY},
-        "practices": {"acme": {"transient_retries": 0}},
+        "practices": {"acme": {"sandbox": True, "transient_retries": 0}},
     }
     overrides["plugins"]["config"]["notifications"] = {
         "file_folder": str(messages),

@@ -14,7 +14,10 @@ from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment, SandboxPatient
 from tests.support.sandbox_ehr import API_KEY, existing_patient
 
-CORE_AND_EHR = {"enabled": ["ehr_sync", "ehr_kareo_like"]}
+CORE_AND_EHR = {
+    "enabled": ["ehr_sync", "ehr_kareo_like"],
+    "config": {"ehr_kareo_like": {"practices": {"acme": {"sandbox": True}}}},
+}
 START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
 
 
