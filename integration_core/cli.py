@@ -227,12 +227,12 @@ def _add_plugin_commands() -> None:
     if "--config" in args and args.index("--config") + 1 < len(args):
         config = args[args.index("--config") + 1]
     try:
-        from integration_core.plugins import get_plugin_manager
+        from integration_core.plugins import call_each, get_plugin_manager
 
         pm = get_plugin_manager(load_settings(config or os.environ.get("PRACTICE_SYNC_CONFIG")))
     except ConfigError:
         return
-    pm.hook.register_cli_commands(cli=cli)
+    call_each(pm, "register_cli_commands", cli=cli)
 
 
 def main() -> None:

@@ -91,6 +91,7 @@ _FINISH = (
 
 @dataclass(frozen=True)
 class Claim:
+    delivery_id: str
     token: str
     attempt: int
     first_run: bool
@@ -177,7 +178,14 @@ class DeliveryRunner:
         )
         first_run = taken.attempts == 1 and bool(taken.never_failed)
         return Claim(
-            token, taken.attempts, first_run, taken.plugin, taken.hook, taken.event_id, event
+            delivery_id,
+            token,
+            taken.attempts,
+            first_run,
+            taken.plugin,
+            taken.hook,
+            taken.event_id,
+            event,
         )
 
     # -- running --------------------------------------------------------------------------
@@ -223,7 +231,11 @@ class DeliveryRunner:
             channels=self.channels,
         )
         call = self._caller(claim.hook, claim.plugin)
-        with traced(claim.hook, claim.plugin, claim.event_id) if self.trace else nullcontext():
+        with (
+            traced(claim.hook, claim.plugin, claim.event_id, claim.delivery_id, claim.attempt)
+            if self.trace
+            else nullcontext()
+        ):
             call(event=claim.event, ctx=ctx)
 
     def _caller(self, hook: str, plugin: str) -> Any:

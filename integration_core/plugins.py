@@ -73,12 +73,19 @@ def _installed(settings: Settings, extra: dict[str, Any]) -> list[_Candidate]:
             )
         candidates[candidate.name] = candidate
 
+    installed = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         add(_Candidate(ep.name, f"entry point {ep.value}", ep.load))
+        installed[ep.value] = ep.name
     seen: set[str] = set()
     for dotted in settings.plugins.modules:
         if dotted in seen:
             raise ConfigError(f"plugins.modules: {dotted!r} is listed twice")
+        if dotted in installed:
+            raise ConfigError(
+                f"plugins.modules: {dotted!r} is the installed plugin {installed[dotted]!r} "
+                "(an entry point), loaded already; remove it from plugins.modules"
+            )
         seen.add(dotted)
         try:
             module = importlib.import_module(dotted)
@@ -101,10 +108,16 @@ def _check_names(key: str, names: list[str], installed: set[str]) -> None:
 
 
 def _check_implementations(pm: pluggy.PluginManager, name: str, plugin: Any) -> None:
-    """Refuse hooks that do not exist and parameters a hook does not pass, in one line."""
+    """Refuse hooks that do not exist, parameters a hook does not pass and hook-named
+    functions left unmarked (they would silently never run), in one line."""
     for attribute in dir(plugin):
         options = pm.parse_hookimpl_opts(plugin, attribute)
         if options is None:
+            if attribute in SPECS and callable(getattr(plugin, attribute)):
+                raise ConfigError(
+                    f"plugins: {name}: {attribute} is named like a hook but not marked "
+                    "@hookimpl, so it would never be called"
+                )
             continue
         hook = options.get("specname") or attribute
         spec = SPECS.get(hook)

@@ -18,7 +18,7 @@ from integration_core.clock import Clock, SystemClock
 from integration_core.deliveries import DeliveryRunner
 from integration_core.ehr.adapters import EHRAdapters
 from integration_core.outbox import Dispatcher, Outbox
-from integration_core.plugins import get_plugin_manager
+from integration_core.plugins import call_each, get_plugin_manager
 from integration_core.settings import Settings
 from integration_core.startup import build_registries, check_startup
 from integration_core.store import Database
@@ -65,7 +65,7 @@ class Runtime:
     def migrate(self) -> None:
         """Bring the schema up to date, then let plugins import their seed data."""
         upgrade(self.db, self.pm)
-        self.pm.hook.after_migrate(db=self.db, settings=self.settings, clock=self.clock)
+        call_each(self.pm, "after_migrate", db=self.db, settings=self.settings, clock=self.clock)
 
     def _handle_message(self, delivery_id: str) -> None:
         self.runner.run(delivery_id)

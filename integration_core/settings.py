@@ -302,6 +302,12 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
+        elif item["type"] == "missing":
+            variable = ENV_PREFIX + path.upper().replace(".", "__")
+            message = (
+                f"required: set it in the config file or as {variable} "
+                "(a secret: as that variable or in the secrets file only)"
+            )
         lines.append(f"{path or '(top level)'}: {message}")
     return "\n".join(lines)
 
@@ -353,6 +359,9 @@ def secrets_refused(paths: list[str]) -> ConfigError:
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Load and validate the configuration, raising :class:`ConfigError` with key paths."""
+    secrets_file = os.environ.get(f"{ENV_PREFIX}SECRETS_FILE")
+    if secrets_file and not Path(secrets_file).is_file():
+        raise ConfigError(f"{ENV_PREFIX}SECRETS_FILE: no such file {secrets_file}")
     raw_path = config if config is not None else os.environ.get(f"{ENV_PREFIX}CONFIG")
     path = Path(raw_path) if raw_path else None
     if path is not None:

@@ -27,8 +27,15 @@ def tracing() -> bool:
 
 
 @contextmanager
-def traced(hook: str, plugin: str, event_id: str | None = None) -> Iterator[None]:
-    """Log the call made inside the block: hook, plugin, event id, outcome, duration."""
+def traced(
+    hook: str,
+    plugin: str,
+    event_id: str | None = None,
+    delivery_id: str | None = None,
+    attempt: int | None = None,
+) -> Iterator[None]:
+    """Log the call made inside the block: hook, plugin, the delivery's ids (for lifecycle
+    hooks), outcome, duration."""
     started = time.perf_counter()
     outcome = "ok"
     try:
@@ -46,6 +53,8 @@ def traced(hook: str, plugin: str, event_id: str | None = None) -> Iterator[None
                 "hook": hook,
                 "plugin": plugin,
                 "event_id": event_id,
+                "delivery_id": delivery_id,
+                "attempt": attempt,
                 "outcome": outcome,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
             },

@@ -12,6 +12,7 @@ import integration_core
 from integration_core.http import operations
 from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
 from integration_core.http.security import PublicRateLimiter
+from integration_core.plugins import call_each
 from integration_core.registries import RouteRegistry
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     app.include_router(operations.router)
     routes = RouteRegistry()
-    runtime.pm.hook.register_routes(routes=routes, settings=runtime.settings)
+    call_each(runtime.pm, "register_routes", routes=routes, settings=runtime.settings)
     for router in routes.routers:
         app.include_router(router)
     for middleware, options in routes.middleware:

@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from integration_core.plugins import call_each
 from integration_core.registries import TableRegistry
 from integration_core.store.engine import Database
 
@@ -24,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def alembic_config(pm: pluggy.PluginManager) -> Config:
     tables = TableRegistry()
-    pm.hook.register_tables(tables=tables)
+    call_each(pm, "register_tables", tables=tables)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     locations = [MIGRATIONS / "versions", *tables.version_locations]

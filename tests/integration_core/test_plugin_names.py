@@ -83,10 +83,19 @@ def test_a_module_listed_twice_is_refused(packages):
     assert refusal(modules=[dotted, dotted]) == f"plugins.modules: {dotted!r} is listed twice"
 
 
-def test_a_built_in_listed_again_as_a_module_is_refused():
-    message = refusal(modules=["plugins.notifications.plugin"])
-    assert message.startswith("plugins: plugins.modules plugins.notifications.plugin")
-    assert "already loaded as 'notifications'" in message
+def test_an_installed_plugin_listed_again_as_a_module_is_refused():
+    assert refusal(modules=["plugins.notifications.plugin"]) == (
+        "plugins.modules: 'plugins.notifications.plugin' is the installed plugin "
+        "'notifications' (an entry point), loaded already; remove it from plugins.modules"
+    )
+
+
+def test_a_hook_named_function_left_unmarked_is_refused(packages):
+    dotted = packages("unmarked.plugin", "def on_checkout(event, ctx):\n    pass\n")
+    assert refusal(modules=[dotted]) == (
+        f"plugins: {dotted}: on_checkout is named like a hook but not marked @hookimpl, "
+        "so it would never be called"
+    )
 
 
 def test_an_unknown_name_in_the_block_list_is_refused():

@@ -233,3 +233,22 @@ def test_an_unsupported_database_is_named(config, tmp_path):
     path.write_text(path.read_text().replace("sqlite:///", "mysql://"))
     with pytest.raises(ConfigError, match=r"^database_url: unsupported database; use sqlite"):
         load_settings(path)
+
+
+def test_a_missing_setting_names_its_environment_variable(config):
+    path = config("[plugins.config.notifications.sms]\nbase_url = 'https://sms.example'\n")
+    lines = refused(path).splitlines()
+    assert (
+        "plugins.config.notifications.sms.auth_token: required: set it in the config file or as "
+        "PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__SMS__AUTH_TOKEN "
+        "(a secret: as that variable or in the secrets file only)"
+    ) in lines
+
+
+def test_a_secrets_file_that_does_not_exist_is_named(config, monkeypatch, tmp_path):
+    monkeypatch.setenv("PRACTICE_SYNC_SECRETS_FILE", str(tmp_path / "absent.env"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config())
+    assert (
+        str(caught.value) == f"PRACTICE_SYNC_SECRETS_FILE: no such file {tmp_path / 'absent.env'}"
+    )

@@ -9,6 +9,7 @@ import pytest
 from integration_core import hookimpl
 from integration_core.errors import ExternalUnavailable
 from integration_core.events import RequestEvent
+from integration_core.http.app import create_app
 from integration_core.testing import HookRecorder, drain
 from integration_core.testing.pytest_plugin import TEST_PRACTICE
 from integration_core.tracing import TRACE_ENV
@@ -32,11 +33,20 @@ def traced(monkeypatch, caplog):
 
 
 def test_start_up_hooks_are_traced_plugin_by_plugin(traced, ps_runtime_factory, caplog):
-    ps_runtime_factory(practices={"acme": {**TEST_PRACTICE, "staff_tokens": {"d": SECRET}}})
+    runtime = ps_runtime_factory(  # migrates: register_tables, after_migrate
+        practices={"acme": {**TEST_PRACTICE, "staff_tokens": {"d": SECRET}}}
+    )
+    create_app(runtime)
     seen = {(record.hook, record.plugin) for record in traced()}
-    assert ("register_ehr_adapters", "ehr_kareo_like") in seen
-    assert ("settings_model", "notifications") in seen
-    assert ("check_config", "growth_platform") in seen
+    assert {
+        ("register_ehr_adapters", "ehr_kareo_like"),
+        ("register_channels", "notifications"),
+        ("settings_model", "notifications"),
+        ("check_config", "growth_platform"),
+        ("register_tables", "growth_platform"),
+        ("after_migrate", "growth_platform"),
+        ("register_routes", "growth_platform"),
+    } <= seen
     assert all(r.levelno == logging.INFO and r.outcome == "ok" for r in traced())
     assert SECRET not in caplog.text and "Settings(" not in caplog.text
 
@@ -57,6 +67,7 @@ def test_each_delivery_is_one_line_with_its_event_outcome_and_duration(traced, p
     assert calls["on_request", "unavailable"].outcome == "external_unavailable"
     for record in calls.values():
         assert record.event_id == event_id and record.duration_ms >= 0
+        assert record.delivery_id and record.attempt == 1
         assert record.getMessage() == f"hook call on_request {record.plugin}: {record.outcome}"
 
 
