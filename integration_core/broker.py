@@ -37,7 +37,7 @@ def build_broker(settings: BrokerSettings) -> dramatiq.Broker:
             from dramatiq.brokers.rabbitmq import RabbitmqBroker
         except ImportError:
             raise ConfigError(
-                "broker.url: amqp:// needs the RabbitMQ client; install 'dramatiq[rabbitmq]'"
+                "broker.url: amqp:// needs the RabbitMQ client; install 'practice-sync[rabbitmq]'"
             ) from None
         return RabbitmqBroker(url=settings.url, middleware=[])
     raise ConfigError(f"broker.url: unsupported scheme {scheme!r}")
@@ -65,10 +65,12 @@ class DramatiqDispatcher:
 
     def ping(self) -> bool:
         """True if the broker answers (always, in-process)."""
-        client = getattr(self.broker, "client", None)
-        if client is None:
-            return True
         try:
-            return bool(client.ping())
+            client = getattr(self.broker, "client", None)  # Redis
+            if client is not None:
+                return bool(client.ping())
+            if hasattr(type(self.broker), "connection"):  # RabbitMQ: opens one if need be
+                return bool(self.broker.connection.is_open)  # type: ignore[attr-defined]
+            return True
         except Exception:
             return False

@@ -18,6 +18,7 @@ __all__ = [
     "fresh_schema_url",
     "postgres_schema_url",
     "postgres_url",
+    "rabbitmq_queue",
     "redis_url",
     "require_services",
     "unavailable",
@@ -27,6 +28,9 @@ POSTGRES_URL = os.environ.get(
     "PRACTICE_SYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("PRACTICE_SYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get(
+    "PRACTICE_SYNC_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"
+)
 
 
 def require_services() -> bool:
@@ -83,6 +87,27 @@ def postgres_schema_url() -> Iterator[str]:
     """:func:`fresh_schema_url` on the test server, skipping (or failing) if it is absent."""
     with fresh_schema_url(postgres_url()) as url:
         yield url
+
+
+@contextmanager
+def rabbitmq_queue() -> Iterator[tuple[str, str]]:
+    """The RabbitMQ URL and a queue name of its own (skip, or fail, if RabbitMQ is absent);
+    the queue and dramatiq's companions (``.DQ`` delays, ``.XQ`` dead letters) are deleted
+    afterwards, so runs leave nothing behind on the server."""
+    import pika
+
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    except Exception as exc:
+        unavailable("RabbitMQ", type(exc).__name__)
+    queue = f"ps_test_{secrets.token_hex(6)}"
+    try:
+        yield RABBITMQ_URL, queue
+    finally:
+        channel = connection.channel()
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            channel.queue_delete(name)
+        connection.close()
 
 
 def redis_url() -> str:

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,22 +16,34 @@ from sqlalchemy import func, select
 
 from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
-from integration_core.testing.services import postgres_schema_url, redis_url
+from integration_core.testing.services import postgres_schema_url, rabbitmq_queue, redis_url
 from tests.support.commands import CONFIG, ROOT, run, start
 
 
-@pytest.fixture
-def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
+@contextmanager
+def redis_queue() -> Iterator[tuple[str, str]]:
+    yield redis_url(), f"ps_test_{secrets.token_hex(4)}"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(redis_queue, marks=pytest.mark.redis, id="redis"),
+        pytest.param(rabbitmq_queue, marks=pytest.mark.rabbitmq, id="rabbitmq"),
+    ]
+)
+def environment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A scaled-out deployment's environment: PostgreSQL, and Redis or RabbitMQ between the
+    processes, each run with a schema and a queue of its own."""
     config = tmp_path / "practice-sync.toml"
     config.write_text(CONFIG)
-    with postgres_schema_url() as database_url:
+    with postgres_schema_url() as database_url, request.param() as (broker_url, queue):
         yield {
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "PRACTICE_SYNC_CONFIG": str(config),
             "PRACTICE_SYNC_DATABASE_URL": database_url,
-            "PRACTICE_SYNC_BROKER__URL": redis_url(),
-            "PRACTICE_SYNC_BROKER__QUEUE": f"ps_test_{secrets.token_hex(4)}",
+            "PRACTICE_SYNC_BROKER__URL": broker_url,
+            "PRACTICE_SYNC_BROKER__QUEUE": queue,
             "PRACTICE_SYNC_HTTP__PORT": str(free_port()),
             "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.support.http_emitter"]),
             "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
@@ -39,7 +52,6 @@ def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.mark.postgres
-@pytest.mark.redis
 def test_a_separate_worker_completes_what_a_separate_server_emitted(environment, tmp_path):
     migrate = run("migrate", env=environment, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
