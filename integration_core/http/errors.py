@@ -88,6 +88,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     fields: dict[str, str] = {}
     for item in exc.errors():
+        if item.get("type") == "json_invalid":  # its loc is a character offset, not a field
+            fields["body"] = "not valid JSON"
+            continue
         name = _field_name(tuple(item.get("loc", ())))
         # pydantic's messages describe the rule, not the value; ctx may echo input, so skip it.
         fields.setdefault(name, str(item.get("msg", "invalid")).removeprefix("Value error, "))

@@ -85,6 +85,16 @@ def test_errors_have_one_shape_and_name_the_field(client):
     assert "not a number" not in invalid.text  # submitted values are never echoed
 
 
+def test_a_body_that_is_not_json_is_named_as_the_body(client):
+    answer = client.post(
+        "/v1/practices/acme/ping",
+        content=b'{"value": 1, oops',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["fields"] == {"body": "not valid JSON"}
+
+
 def test_staff_routes_need_a_named_token_of_that_practice(client):
     assert client.post("/v1/practices/acme/test-events", json={}).status_code == 401
     wrong = client.post(
