@@ -145,6 +145,7 @@ def submit_request(
     virtual: bool,
     form: BookingForm,
     now: datetime,
+    reason_name: str | None = None,
 ) -> Submitted:
     """Store the request, its ``requested`` appointment and the ``request`` event, or raise
     :class:`SlotUnavailable`. Runs in the caller's transaction, which must commit it."""
@@ -160,6 +161,7 @@ def submit_request(
             provider_id=provider_id,
             location_id=location_id,
             reason_id=reason_id,
+            reason_name=reason_name,
             start_at=start,
             end_at=end,
             status=AppointmentStatus.REQUESTED,

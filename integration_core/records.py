@@ -75,6 +75,8 @@ class Appointment(Base):
     provider_id: Mapped[str] = mapped_column(String(64))
     location_id: Mapped[str] = mapped_column(String(64))
     reason_id: Mapped[str | None] = mapped_column(String(64))
+    reason_name: Mapped[str | None] = mapped_column(String(120))
+    """The reason's name as the patient saw it (staff messages show it; never PHI)."""
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
     status: Mapped[AppointmentStatus] = enum_column(AppointmentStatus)

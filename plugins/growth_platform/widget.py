@@ -326,6 +326,7 @@ def create_request(
                 provider_id=slot.provider_id,
                 location_id=slot.location_id,
                 reason_id=body.reason,
+                reason_name=growth.reasons[body.reason].name,
                 start=slot.start,
                 end=slot.end,
                 virtual=body.virtual,

@@ -132,7 +132,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         provider=practice.providers[appointment.provider_id].name,
         location=practice.locations[appointment.location_id].name,
         when=_when(ctx, appointment),
-        reason=appointment.reason_id or "not given",
+        reason=appointment.reason_name or appointment.reason_id or "not given",
         virtual=appointment.virtual,
         link=_portal_link(ctx),
         waiting=waiting,

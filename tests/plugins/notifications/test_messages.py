@@ -75,6 +75,7 @@ def test_practice_and_patient_are_told_once_each(client, runtime, outbox):
     assert "/v1/practices/acme/portal/action-required" in alert_text
     staff_email = sent["email:frontdesk@acme.example"]
     assert "Dr. Lee" in staff_email and "Tue 05 Jan 2027, 09:00 EST" in staff_email
+    assert "Reason for visit: Annual checkup\n" in staff_email  # its name, not its slug
     for value in PHI:
         assert value not in staff_email
     patient_email = sent["email:jane.doe@example.com"]
