@@ -11,7 +11,7 @@ import pytest
 from integration_core.errors import ConfigError
 from integration_core.settings import Settings, built_once, load_settings, plugin_config
 from plugins.growth_platform.config import load
-from tests.support.commands import run
+from tests.support.commands import CONFIG_WITH_PROVIDER, run
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "practice-sync.toml"
 
@@ -22,17 +22,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-MINIMAL = """
-[practices.acme]
-name = "Acme"
-[practices.acme.locations.main]
-name = "Main"
-time_zone = "America/New_York"
-[practices.acme.providers.dr_lee]
-name = "Dr. Lee"
-ehr_id = "1001"
-locations = ["main"]
-"""
+MINIMAL = CONFIG_WITH_PROVIDER
 
 
 def test_the_example_config_is_valid():

@@ -11,23 +11,9 @@ from integration_core.errors import ConfigError
 from integration_core.runtime import Runtime
 from integration_core.settings import load_settings
 from plugins.notifications.config import load as load_notifications
-from tests.support.commands import run
+from tests.support.commands import CONFIG_WITH_PROVIDER, run
 
-BASE = """
-database_url = "sqlite:///{db}"
-
-[practices.acme]
-name = "Acme"
-
-[practices.acme.locations.main]
-name = "Main"
-time_zone = "America/New_York"
-
-[practices.acme.providers.dr_lee]
-name = "Dr. Lee"
-ehr_id = "1001"
-locations = ["main"]
-"""
+BASE = 'database_url = "sqlite:///{db}"\n' + CONFIG_WITH_PROVIDER
 
 
 @pytest.fixture

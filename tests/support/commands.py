@@ -19,6 +19,16 @@ time_zone = "America/New_York"
 """
 """The smallest configuration file a server runs with: one practice, one location."""
 
+CONFIG_WITH_PROVIDER = (
+    CONFIG
+    + """[practices.acme.providers.dr_lee]
+name = "Dr. Lee"
+ehr_id = "1001"
+locations = ["main"]
+"""
+)
+"""The same practice with one provider, seeing patients there."""
+
 
 PRACTICE_SYNC = [sys.executable, "-m", "integration_core"]
 """The command line, as this checkout's interpreter runs it."""
