@@ -45,12 +45,15 @@ from integration_core.store import Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until_ready
 from integration_core.testing.services import fresh_schema_url
 from plugins.ehr_kareo_like.plugin import inprocess_sandbox
+from plugins.ehr_kareo_like.sandbox.directory import Directory
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment
 from plugins.notifications.channels import FileChannel, Message
 
 SANDBOX_KEY = "sandbox-key"
 """The sandbox EHR's API key when it runs as its own server (its default)."""
 PROVIDERS = [f"p{i:02d}" for i in range(1, 21)]
+DIRECTORY = Directory(providers={p: f"Provider {p}" for p in PROVIDERS}, locations={"main": "Main"})
+"""The sandbox EHR's providers and location: the bench's own (each ``ehr_id`` is its slug)."""
 EVERY_DAY = {
     d: {"enabled": True, "ranges": [["00:00", "24:00"]]}
     for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -66,8 +69,12 @@ class ScaledOut(NamedTuple):
 
 
 def settings(folder: Path, label: str, scaled: ScaledOut | None = None) -> Settings:
+    """The bench practice; its in-process sandbox EHR (unless ``scaled``) knows its providers."""
     database_url = scaled.database_url if scaled else f"sqlite:///{folder / f'{label}.db'}"
     ehr = {"base_url": scaled.ehr_url, "api_key": SANDBOX_KEY} if scaled else {"sandbox": True}
+    if scaled is None:
+        store, _ = inprocess_sandbox(f"sqlite:///{folder / f'{label}-ehr.db'}", SANDBOX_KEY)
+        store.set_directory(DIRECTORY)
     return Settings(
         database_url=database_url,
         broker={
@@ -326,7 +333,14 @@ def ehr_server(folder: Path) -> Iterator[str]:
     """``practice-sync sandbox-ehr`` in its own process, as a practice's EHR is: its URL."""
     port = free_port()
     database = f"sqlite:///{folder / 'ehr-server.db'}"
+    directory = folder / "ehr-directory.toml"
+    directory.write_text(
+        "[providers]\n"
+        + "".join(f'{p} = "{name}"\n' for p, name in DIRECTORY.providers.items())
+        + '[locations]\nmain = "Main"\n'
+    )
     command = ["sandbox-ehr", "--port", str(port), "--database-url", database]
+    command += ["--directory", str(directory)]
     process = subprocess.Popen(
         [sys.executable, "-m", "integration_core", *command],
         stdout=subprocess.DEVNULL,

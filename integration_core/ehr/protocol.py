@@ -2,7 +2,9 @@
 
 A new EHR is one class implementing this protocol, registered through
 ``register_ehr_adapters`` and proven by :class:`integration_core.testing.EHRAdapterContract`.
-The workflow around it (matching, idempotency keys, id links, events) is the core's.
+The workflow around it (matching, idempotency keys, id links, events) is the core's, and so
+are the go-live checks (``practice-sync check``), which read the EHR's directory (providers,
+locations, visit reasons) and practice settings through the same protocol.
 
 Adapters raise :mod:`integration_core.errors` types: ``ExternalUnavailable`` or
 ``ExternalTimeout`` when the EHR cannot be reached or did not answer (retried),
@@ -20,8 +22,11 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "EHRAdapter",
     "EHRAppointment",
+    "EHRLocation",
     "EHRPatient",
     "EHRPracticeSettings",
+    "EHRProvider",
+    "EHRVisitReason",
     "NewAppointment",
     "NewPatient",
     "PatientQuery",
@@ -96,6 +101,34 @@ class EHRPracticeSettings(_Shape):
     intake_forms_enabled: bool
 
 
+class EHRProvider(_Shape):
+    """A provider in the EHR's directory."""
+
+    id: str
+    """The provider's id in the EHR (what ``practices.<p>.providers.<x>.ehr_id`` names)."""
+    name: str
+    patient_communications_enabled: bool
+    """Whether the EHR sends this provider's patients their messages (reminders and the like);
+    go-live needs it on for every configured provider."""
+
+
+class EHRLocation(_Shape):
+    """A location (office, site) in the EHR's directory."""
+
+    id: str
+    """The location's id in the EHR (what ``practices.<p>.locations.<y>.ehr_id`` names)."""
+    name: str
+
+
+class EHRVisitReason(_Shape):
+    """A visit reason (appointment type) the EHR books."""
+
+    id: str
+    name: str
+    duration_minutes: int | None
+    """Its default length; ``None`` when the EHR sets none (never 0 for "none")."""
+
+
 class EHRAdapter(Protocol):
     def find_patients(self, query: PatientQuery) -> list[EHRPatient]:
         """Candidates for first name + last name + date of birth (the core decides the match)."""
@@ -110,6 +143,18 @@ class EHRAdapter(Protocol):
     def read_appointment(self, appointment_id: str) -> EHRAppointment: ...
 
     def read_practice_settings(self) -> EHRPracticeSettings: ...
+
+    def list_providers(self) -> list[EHRProvider]:
+        """Every provider in the EHR's directory."""
+        ...
+
+    def list_locations(self) -> list[EHRLocation]:
+        """Every location in the EHR's directory."""
+        ...
+
+    def list_visit_reasons(self) -> list[EHRVisitReason]:
+        """Every visit reason the EHR books, with its default duration."""
+        ...
 
     def close(self) -> None:
         """Release connections; called once when the engine stops. No call follows it."""

@@ -3,7 +3,7 @@
 Subclass it in your tests and provide two fixtures::
 
     class TestMyEHR(EHRAdapterContract):
-        provider_ids = ("doc-17", "doc-23")  # two providers your EHR knows
+        provider_ids = ("doc-17", "doc-23")  # two providers your EHR's directory lists
         location_ids = ("main", "annex")  # and two locations
 
         @pytest.fixture
@@ -44,11 +44,18 @@ What the tests prove:
   ``MissingRecord``.
 * ``test_an_unknown_appointment_is_a_missing_record`` — ``MissingRecord``.
 * ``test_an_unreachable_ehr_is_a_transient_error[<method>]`` — every protocol method raises
-  ``ExternalUnavailable`` or ``ExternalTimeout``.
+  ``ExternalUnavailable`` or ``ExternalTimeout`` (the directory listings too: an empty list
+  would read as "no such provider").
 * ``test_an_outage_error_carries_no_patient_data`` and
   ``test_a_refusal_carries_no_patient_data`` — no name, email, phone, date of birth, insurance
   or patient note in an error's message, its arguments or the exceptions chained to it.
 * ``test_practice_settings_are_readable``.
+* ``test_the_providers_it_knows_are_listed`` and ``test_the_locations_it_knows_are_listed`` —
+  ``list_providers`` / ``list_locations`` answer with ``provider_ids`` / ``location_ids`` among
+  them, each id once, each with a name.
+* ``test_visit_reasons_are_listed_with_positive_durations`` — at least one visit reason, each
+  id once, each with a name and a duration that is positive or ``None`` (no default length:
+  never 0).
 
 To opt out of a test your EHR cannot run, name it with a reason::
 
@@ -274,6 +281,9 @@ class EHRAdapterContract:
             ),
             "read_appointment": lambda ehr: ehr.read_appointment(UNKNOWN_ID),
             "read_practice_settings": lambda ehr: ehr.read_practice_settings(),
+            "list_providers": lambda ehr: ehr.list_providers(),
+            "list_locations": lambda ehr: ehr.list_locations(),
+            "list_visit_reasons": lambda ehr: ehr.list_visit_reasons(),
         }
 
     # -- patients -----------------------------------------------------------------------
@@ -462,3 +472,45 @@ class EHRAdapterContract:
         settings = ehr_adapter.read_practice_settings()
         assert isinstance(settings.surveys_enabled, bool)
         assert isinstance(settings.online_scheduler_enabled, bool)
+
+    # -- the directory ------------------------------------------------------------------
+
+    def test_the_providers_it_knows_are_listed(self, ehr_adapter: EHRAdapter) -> None:
+        providers = ehr_adapter.list_providers()
+        ids = [provider.id for provider in providers]
+        assert len(ids) == len(set(ids)), "list_providers answered with an id twice"
+        missing = sorted(set(self.provider_ids) - set(ids))
+        assert not missing, f"list_providers left out providers the EHR has: {missing}"
+        assert all(provider.name.strip() for provider in providers), (
+            "list_providers answered with a provider without a name"
+        )
+
+    def test_the_locations_it_knows_are_listed(self, ehr_adapter: EHRAdapter) -> None:
+        locations = ehr_adapter.list_locations()
+        ids = [location.id for location in locations]
+        assert len(ids) == len(set(ids)), "list_locations answered with an id twice"
+        missing = sorted(set(self.location_ids) - set(ids))
+        assert not missing, f"list_locations left out locations the EHR has: {missing}"
+        assert all(location.name.strip() for location in locations), (
+            "list_locations answered with a location without a name"
+        )
+
+    def test_visit_reasons_are_listed_with_positive_durations(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        reasons = ehr_adapter.list_visit_reasons()
+        assert reasons, "list_visit_reasons answered with none"
+        ids = [reason.id for reason in reasons]
+        assert len(ids) == len(set(ids)), "list_visit_reasons answered with an id twice"
+        assert all(reason.name.strip() for reason in reasons), (
+            "list_visit_reasons answered with a visit reason without a name"
+        )
+        wrong = sorted(
+            reason.id
+            for reason in reasons
+            if reason.duration_minutes is not None and reason.duration_minutes <= 0
+        )
+        assert not wrong, (
+            f"visit reasons {wrong} have a duration that is not positive "
+            "(a reason without a default length has None)"
+        )

@@ -3,7 +3,8 @@
 Timeouts on every call; quick retries for transient failures (connection errors, 5xx, 429)
 within one delivery attempt — safe because every create carries its idempotency key; and
 errors mapped onto :mod:`integration_core.errors` so the delivery runner knows what to retry.
-Messages never include response bodies (they may hold patient data).
+Messages never include response bodies (they may hold patient data); a refusal's code is read
+from the body's ``error.code`` only to choose one of our own fixed codes.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import httpx
 
 from integration_core.api import (
     EHRAppointment,
+    EHRLocation,
     EHRPatient,
     EHRPracticeSettings,
+    EHRProvider,
+    EHRVisitReason,
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
@@ -37,6 +41,12 @@ STATES = {
     "Checked Out": "checked_out",
     "Cancelled": "cancelled",
 }
+REFUSALS = {
+    "unknown_provider": "ehr_unknown_provider",
+    "unknown_location": "ehr_unknown_location",
+    "idempotency_key_reused": "ehr_idempotency_conflict",
+}
+"""The sandbox's error codes as our stable codes (any other refusal: ``ehr_rejected``)."""
 
 
 class KareoLikeAdapter:
@@ -84,6 +94,34 @@ class KareoLikeAdapter:
 
     def read_practice_settings(self) -> EHRPracticeSettings:
         return EHRPracticeSettings.model_validate(self._call("GET", "/practice-settings"))
+
+    def list_providers(self) -> list[EHRProvider]:
+        body = self._call("GET", "/providers")
+        return [
+            EHRProvider(
+                id=provider["id"],
+                name=provider["name"],
+                patient_communications_enabled=provider["patient_communications_enabled"],
+            )
+            for provider in body["providers"]
+        ]
+
+    def list_locations(self) -> list[EHRLocation]:
+        body = self._call("GET", "/locations")
+        return [
+            EHRLocation(id=location["id"], name=location["name"]) for location in body["locations"]
+        ]
+
+    def list_visit_reasons(self) -> list[EHRVisitReason]:
+        body = self._call("GET", "/visit-reasons")
+        return [
+            EHRVisitReason(
+                id=str(reason["id"]),
+                name=reason["name"],
+                duration_minutes=reason["duration_minutes"],
+            )
+            for reason in body["visit_reasons"]
+        ]
 
     def close(self) -> None:
         self.client.close()
@@ -153,4 +191,9 @@ class KareoLikeAdapter:
             return MissingRecord("the EHR has no such record", code="ehr_not_found")
         if status in (401, 403):
             return ExternalRejected("the EHR refused our credentials", code="ehr_unauthorized")
-        return ExternalRejected(f"the EHR refused the request ({status})", code="ehr_rejected")
+        try:  # only to choose a code: nothing of the body goes into the message
+            kind = response.json()["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            kind = None
+        code = REFUSALS.get(kind, "ehr_rejected") if isinstance(kind, str) else "ehr_rejected"
+        return ExternalRejected(f"the EHR refused the request ({status}, {code})", code=code)

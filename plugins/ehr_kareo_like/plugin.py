@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ from plugins.ehr_kareo_like.config import (
     load,
 )
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
+from plugins.ehr_kareo_like.sandbox.directory import read_directory
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
 
 _sandboxes: dict[str, tuple[SandboxStore, InProcessTransport]] = {}
@@ -84,11 +86,23 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
     default="sandbox-key",
     show_default=True,
 )
-def sandbox_ehr(host: str, port: int, database_url: str, api_key: str) -> None:
+@click.option(
+    "--directory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TOML file of the providers and locations the EHR has, by their EHR ids "
+    "(default: those of the example configuration, the demo and the test kit).",
+)
+def sandbox_ehr(
+    host: str, port: int, database_url: str, api_key: str, directory: Path | None
+) -> None:
     """Run the Kareo-like sandbox EHR server on its own."""
     import uvicorn
 
-    store = SandboxStore(database_url)
+    try:
+        listed = read_directory(directory) if directory is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--directory") from None
+    store = SandboxStore(database_url, directory=listed)
     uvicorn.run(
         create_sandbox_app(store, api_key), host=host, port=port, access_log=False, log_config=None
     )

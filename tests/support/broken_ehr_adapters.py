@@ -16,8 +16,11 @@ from fastapi import FastAPI
 
 from integration_core.api import (
     EHRAppointment,
+    EHRLocation,
     EHRPatient,
     EHRPracticeSettings,
+    EHRProvider,
+    EHRVisitReason,
     ExternalRejected,
     ExternalUnavailable,
     InProcessTransport,
@@ -36,14 +39,17 @@ from tests.support.sandbox_ehr import API_KEY
 
 __all__ = [
     "CaseSensitiveNames",
+    "DirectoryEmptyWhenDown",
     "EchoesTheSearchedSpelling",
     "IdempotencyKeyNotSent",
     "InventsTheSearchedPatient",
     "KeyPerBody",
+    "LocationNameAsId",
     "NotFoundAsRejected",
     "OnInProcessSandbox",
     "OutageErrorsNameThePatient",
     "ProviderAndLocationCrossed",
+    "ProviderNameAsId",
     "RefusalsQuoteTheRequest",
     "ReportsANewAppointmentBooked",
     "SearchBestEffortWhenDown",
@@ -56,6 +62,7 @@ __all__ = [
     "TelehealthReadFromVisitReason",
     "UnicodeFormSensitiveNames",
     "UnknownPatientRetried",
+    "UnsetDurationAsZero",
     "WallClockSentAsUTC",
     "WhitespaceSensitiveNames",
 ]
@@ -286,6 +293,61 @@ class UnknownPatientRetried(KareoLikeAdapter):
         except MissingRecord:
             raise ExternalUnavailable("the EHR does not show the patient yet") from None
         return super().create_tentative_appointment(appointment, idempotency_key=idempotency_key)
+
+
+# -- the directory ----------------------------------------------------------------------
+
+
+class ProviderNameAsId(KareoLikeAdapter):
+    """Lists each provider under their name, as staff know them, instead of the EHR's id."""
+
+    def list_providers(self) -> list[EHRProvider]:
+        return [
+            provider.model_copy(update={"id": provider.name})
+            for provider in super().list_providers()
+        ]
+
+
+class LocationNameAsId(KareoLikeAdapter):
+    """Lists each location under its name instead of the EHR's id."""
+
+    def list_locations(self) -> list[EHRLocation]:
+        return [
+            location.model_copy(update={"id": location.name})
+            for location in super().list_locations()
+        ]
+
+
+class UnsetDurationAsZero(KareoLikeAdapter):
+    """Reports a visit reason without a default length as lasting 0 minutes."""
+
+    def list_visit_reasons(self) -> list[EHRVisitReason]:
+        return [
+            reason.model_copy(update={"duration_minutes": reason.duration_minutes or 0})
+            for reason in super().list_visit_reasons()
+        ]
+
+
+class DirectoryEmptyWhenDown(KareoLikeAdapter):
+    """Answers an empty directory when the EHR cannot be reached, so a check can go on."""
+
+    def list_providers(self) -> list[EHRProvider]:
+        try:
+            return super().list_providers()
+        except TransientError:
+            return []
+
+    def list_locations(self) -> list[EHRLocation]:
+        try:
+            return super().list_locations()
+        except TransientError:
+            return []
+
+    def list_visit_reasons(self) -> list[EHRVisitReason]:
+        try:
+            return super().list_visit_reasons()
+        except TransientError:
+            return []
 
 
 # -- idempotency ------------------------------------------------------------------------

@@ -23,8 +23,11 @@ import httpx
 from integration_core.api import (
     AppointmentState,
     EHRAppointment,
+    EHRLocation,
     EHRPatient,
     EHRPracticeSettings,
+    EHRProvider,
+    EHRVisitReason,
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
@@ -139,6 +142,19 @@ class AcmeEHRAdapter:
     def read_practice_settings(self) -> EHRPracticeSettings:
         answer = self._call("GET", "/practice/preferences")
         return _read(_Preferences, answer, _Preferences.as_settings)
+
+    def list_providers(self) -> list[EHRProvider]:
+        # Acme calls them clinicians; "patient messaging" is its patient communications switch.
+        answer = self._call("GET", "/clinicians")
+        return _read(_Clinicians, answer, _Clinicians.as_providers)
+
+    def list_locations(self) -> list[EHRLocation]:
+        answer = self._call("GET", "/sites")
+        return _read(_Sites, answer, _Sites.as_locations)
+
+    def list_visit_reasons(self) -> list[EHRVisitReason]:
+        answer = self._call("GET", "/visit-types")
+        return _read(_VisitTypes, answer, _VisitTypes.as_visit_reasons)
 
     def close(self) -> None:
         """Close the connection pool (the core calls this when it shuts down)."""
@@ -287,3 +303,55 @@ class _Preferences(_AcmeShape):
             online_presence_enabled=self.web_presence,
             intake_forms_enabled=self.intake_forms,
         )
+
+
+class _Clinician(_AcmeShape):
+    clinician_id: str
+    display_name: str
+    patient_messaging: bool
+
+
+class _Clinicians(_AcmeShape):
+    clinicians: list[_Clinician]
+
+    def as_providers(self) -> list[EHRProvider]:
+        return [
+            EHRProvider(
+                id=clinician.clinician_id,
+                name=clinician.display_name,
+                patient_communications_enabled=clinician.patient_messaging,
+            )
+            for clinician in self.clinicians
+        ]
+
+
+class _Site(_AcmeShape):
+    site_id: str
+    label: str
+
+
+class _Sites(_AcmeShape):
+    sites: list[_Site]
+
+    def as_locations(self) -> list[EHRLocation]:
+        return [EHRLocation(id=site.site_id, name=site.label) for site in self.sites]
+
+
+class _VisitType(_AcmeShape):
+    visit_type_id: str
+    label: str
+    default_length_minutes: int | None  # None: staff set the length per visit
+
+
+class _VisitTypes(_AcmeShape):
+    visit_types: list[_VisitType]
+
+    def as_visit_reasons(self) -> list[EHRVisitReason]:
+        return [
+            EHRVisitReason(
+                id=kind.visit_type_id,
+                name=kind.label,
+                duration_minutes=kind.default_length_minutes,
+            )
+            for kind in self.visit_types
+        ]

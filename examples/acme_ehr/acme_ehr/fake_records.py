@@ -1,4 +1,5 @@
-"""The fake Acme EHR's data: people, visits and idempotent answers, in memory behind one lock.
+"""The fake Acme EHR's data: people, visits and idempotent answers, in memory behind one lock;
+its directory of clinicians, sites and visit types.
 
 Served over HTTP by :mod:`acme_ehr.fake_server`. A fault names the field that was wrong, never
 the value that was sent.
@@ -14,10 +15,25 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["DEFAULT_CLINICIANS", "DEFAULT_SITES", "PREFERENCES", "AcmeRecords", "Fault", "Json"]
+__all__ = [
+    "DEFAULT_CLINICIANS",
+    "DEFAULT_SITES",
+    "PREFERENCES",
+    "VISIT_TYPES",
+    "AcmeRecords",
+    "Fault",
+    "Json",
+]
 
 DEFAULT_CLINICIANS = ("cl-lee", "cl-patel")
 DEFAULT_SITES = ("st-downtown", "st-uptown")
+NAMES = {
+    "cl-lee": "Dr. Morgan Lee",
+    "cl-patel": "Dr. Asha Patel",
+    "st-downtown": "Downtown",
+    "st-uptown": "Uptown",
+}
+"""Display names of the default clinicians and sites (any other is shown by its id)."""
 GENDERS = ("F", "M", "O", "U")
 MODES = ("in_person", "virtual")
 Json = dict[str, Any]
@@ -99,6 +115,8 @@ class AcmeRecords:
     ) -> None:
         self.clinicians = frozenset(clinicians)
         self.sites = frozenset(sites)
+        self.silenced: set[str] = set()
+        """Clinicians whose patients get no messages from Acme (patient messaging off)."""
         self.page_size = page_size
         self._lock = threading.Lock()
         self._people: dict[str, Json] = {}
@@ -190,6 +208,25 @@ class AcmeRecords:
         with self._lock:
             return self._found(self._visits.get(visit_id))
 
+    def clinician_list(self) -> Json:
+        return {
+            "clinicians": [
+                {
+                    "clinicianId": clinician,
+                    "displayName": NAMES.get(clinician, clinician),
+                    "patientMessaging": clinician not in self.silenced,
+                }
+                for clinician in sorted(self.clinicians)
+            ]
+        }
+
+    def site_list(self) -> Json:
+        return {
+            "sites": [
+                {"siteId": site, "label": NAMES.get(site, site)} for site in sorted(self.sites)
+            ]
+        }
+
     @staticmethod
     def _found(record: Json | None) -> Json:
         if record is None:
@@ -202,5 +239,14 @@ PREFERENCES = {
     "onlineBooking": False,
     "clinicianProfilesPublic": False,
     "webPresence": False,
-    "intakeForms": False,
+    "intakeForms": True,
 }
+
+VISIT_TYPES = {
+    "visitTypes": [
+        {"visitTypeId": "vt-annual", "label": "Annual checkup", "defaultLengthMinutes": 30},
+        {"visitTypeId": "vt-follow-up", "label": "Follow-up", "defaultLengthMinutes": 20},
+        {"visitTypeId": "vt-other", "label": "Other", "defaultLengthMinutes": None},
+    ]
+}
+"""Acme's visit types; one has no default length (staff set it per visit)."""

@@ -17,6 +17,9 @@ Routes (JSON; errors are ``{"fault": {"kind": …, "field": …}}`` and never ec
     POST /v2/visits                      a visit, pencilled in → 201
     GET  /v2/visits/{visitId}
     GET  /v2/practice/preferences
+    GET  /v2/clinicians                  {"clinicians": [{"clinicianId", "displayName", …}]}
+    GET  /v2/sites                       {"sites": [{"siteId", "label"}]}
+    GET  /v2/visit-types                 {"visitTypes": [{"visitTypeId", "label", …}]}
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from acme_ehr.fake_records import (
     DEFAULT_CLINICIANS,
     DEFAULT_SITES,
     PREFERENCES,
+    VISIT_TYPES,
     AcmeRecords,
     Fault,
     Json,
@@ -78,6 +82,12 @@ class AcmeAPI:
         if method == "GET":
             if path == "/v2/practice/preferences":
                 return 200, dict(PREFERENCES)
+            if path == "/v2/clinicians":
+                return 200, records.clinician_list()
+            if path == "/v2/sites":
+                return 200, records.site_list()
+            if path == "/v2/visit-types":
+                return 200, dict(VISIT_TYPES)
             reads: list[tuple[re.Pattern[str], Callable[[str], Json]]] = [
                 (_PERSON, records.person),
                 (_PERSON_VISITS, records.visits_of),

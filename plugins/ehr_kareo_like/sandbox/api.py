@@ -1,6 +1,9 @@
 """The sandbox EHR's REST API (``/api/v1``), behind an ``X-API-Key`` header.
 
-Every create honours ``Idempotency-Key`` per endpoint: the same key with the same body returns
+Its directory — providers, locations, visit reasons — is listed by ``GET /providers``,
+``/locations`` and ``/visit-reasons``, and an appointment for a provider or a location it does
+not list is refused (422, ``unknown_provider`` / ``unknown_location``). Every create honours
+``Idempotency-Key`` per endpoint: the same key with the same body returns
 the resource created the first time (stored, so it survives restarts); the same key with
 another body is a 422. Patient search takes its criteria in a POST body, so no patient data
 ends up in a URL or an access log. Like many EHR search endpoints it matches on date of birth
@@ -28,7 +31,9 @@ from plugins.ehr_kareo_like.sandbox.store import (
     OfficeHours,
     PracticeSetting,
     SandboxAppointment,
+    SandboxLocation,
     SandboxPatient,
+    SandboxProvider,
     SandboxStore,
     VisitReason,
     new_sandbox_id,
@@ -89,8 +94,32 @@ class AppointmentOut(BaseModel):
 class VisitReasonOut(BaseModel):
     id: int
     name: str
-    duration_minutes: int
+    duration_minutes: int | None
+    """``None``: no default length (staff set it per appointment)."""
     color: str
+
+
+class VisitReasonList(BaseModel):
+    visit_reasons: list[VisitReasonOut]
+
+
+class ProviderOut(BaseModel):
+    id: str
+    name: str
+    patient_communications_enabled: bool
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderOut]
+
+
+class LocationOut(BaseModel):
+    id: str
+    name: str
+
+
+class LocationList(BaseModel):
+    locations: list[LocationOut]
 
 
 class OfficeHoursOut(BaseModel):
@@ -242,6 +271,20 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
                     "Unknown patient.",
                     fields={"patient_id": "no such patient"},
                 )
+            if session.get(SandboxProvider, body.provider_id) is None:
+                raise ApiError(
+                    422,
+                    "unknown_provider",
+                    "No such provider.",
+                    fields={"provider_id": "no such provider"},
+                )
+            if session.get(SandboxLocation, body.location_id) is None:
+                raise ApiError(
+                    422,
+                    "unknown_location",
+                    "No such location.",
+                    fields={"location_id": "no such location"},
+                )
             stamp = now()
             row = SandboxAppointment(
                 id=new_sandbox_id("APT"),
@@ -272,14 +315,43 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
             raise ApiError(404, "not_found", "No such appointment.")
         return _appointment_out(row)
 
-    @router.get("/visit-reasons", response_model=list[VisitReasonOut])
-    def visit_reasons() -> list[VisitReasonOut]:
+    @router.get("/visit-reasons", response_model=VisitReasonList)
+    def visit_reasons() -> VisitReasonList:
         with store.transaction() as session:
             rows = session.scalars(select(VisitReason).order_by(VisitReason.id)).all()
-        return [
-            VisitReasonOut(id=r.id, name=r.name, duration_minutes=r.duration_minutes, color=r.color)
-            for r in rows
-        ]
+        return VisitReasonList(
+            visit_reasons=[
+                VisitReasonOut(
+                    id=r.id, name=r.name, duration_minutes=r.duration_minutes, color=r.color
+                )
+                for r in rows
+            ]
+        )
+
+    @router.get("/providers", response_model=ProviderList)
+    def providers() -> ProviderList:
+        with store.transaction() as session:
+            rows = session.scalars(select(SandboxProvider).order_by(SandboxProvider.id)).all()
+            switches = {
+                row.provider_id: row.enabled
+                for row in session.scalars(select(CommunicationSettings))
+            }
+        return ProviderList(
+            providers=[
+                ProviderOut(
+                    id=row.id,
+                    name=row.name,
+                    patient_communications_enabled=switches.get(row.id, True),
+                )
+                for row in rows
+            ]
+        )
+
+    @router.get("/locations", response_model=LocationList)
+    def locations() -> LocationList:
+        with store.transaction() as session:
+            rows = session.scalars(select(SandboxLocation).order_by(SandboxLocation.id)).all()
+        return LocationList(locations=[LocationOut(id=row.id, name=row.name) for row in rows])
 
     @router.get("/providers/{provider_id}/office-hours", response_model=list[OfficeHoursOut])
     def office_hours(provider_id: str) -> list[OfficeHoursOut]:
@@ -294,7 +366,10 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
     @router.get("/providers/{provider_id}/patient-communications", response_model=CommunicationsOut)
     def communications(provider_id: str) -> CommunicationsOut:
         with store.transaction() as session:
+            known = session.get(SandboxProvider, provider_id) is not None
             row = session.get(CommunicationSettings, provider_id)
+        if not known:
+            raise ApiError(404, "not_found", "No such provider.")
         if row is None:  # the EHR's default cadence
             return CommunicationsOut(
                 provider_id=provider_id,

@@ -1,7 +1,10 @@
 """The sandbox EHR's own database (any SQLAlchemy URL; SQLite by default).
 
 It is a separate system from practice-sync's store on purpose: nothing here is reachable
-except through the sandbox's REST API, as with a real EHR.
+except through the sandbox's REST API, as with a real EHR. A new sandbox is seeded with visit
+reasons, go-live-ready practice settings and a directory of providers and locations
+(:mod:`plugins.ehr_kareo_like.sandbox.directory`); the ``set_*`` methods change what an EHR's
+staff would change in its screens (tests use them to stage each go-live problem).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import StaticPool
 
 from integration_core.api import UTCDateTime
+from plugins.ehr_kareo_like.sandbox.directory import DEFAULT_DIRECTORY, Directory
 
 __all__ = [
     "CommunicationSettings",
@@ -36,7 +40,9 @@ __all__ = [
     "OfficeHours",
     "PracticeSetting",
     "SandboxAppointment",
+    "SandboxLocation",
     "SandboxPatient",
+    "SandboxProvider",
     "SandboxStore",
     "VisitReason",
 ]
@@ -88,8 +94,27 @@ class VisitReason(SandboxBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    duration_minutes: Mapped[int] = mapped_column(Integer)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    """``None``: no default length (staff set it per appointment)."""
     color: Mapped[str] = mapped_column(String(7))
+
+
+class SandboxProvider(SandboxBase):
+    """A provider in the EHR's directory; appointments name one."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class SandboxLocation(SandboxBase):
+    """A location (office) in the EHR's directory; appointments name one."""
+
+    __tablename__ = "locations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
 
 
 class OfficeHours(SandboxBase):
@@ -143,11 +168,15 @@ DEFAULT_REASONS = [
     (2, "Follow-up", 20, "#2ca02c"),
     (3, "Annual physical", 30, "#ff7f0e"),
     (4, "Telehealth consult", 20, "#9467bd"),
+    (5, "Other (length set by staff)", None, "#7f7f7f"),
 ]
 
 
 class SandboxStore:
-    def __init__(self, url: str) -> None:
+    """The sandbox EHR's database at ``url``; ``directory`` replaces its providers and
+    locations (a new database starts with :data:`DEFAULT_DIRECTORY`)."""
+
+    def __init__(self, url: str, *, directory: Directory | None = None) -> None:
         connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -174,6 +203,8 @@ class SandboxStore:
         SandboxBase.metadata.create_all(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._seed()
+        if directory is not None:
+            self.set_directory(directory)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -187,6 +218,11 @@ class SandboxStore:
                     session.add(
                         VisitReason(id=id_, name=name, duration_minutes=minutes, color=color)
                     )
+            if (
+                session.scalar(select(SandboxProvider.id).limit(1)) is None
+                and session.scalar(select(SandboxLocation.id).limit(1)) is None
+            ):
+                self._write_directory(session, DEFAULT_DIRECTORY)
             if session.get(PracticeSetting, 1) is None:
                 session.add(
                     PracticeSetting(
@@ -198,6 +234,48 @@ class SandboxStore:
                         intake_forms_enabled=True,
                     )
                 )
+
+    def set_directory(self, directory: Directory) -> None:
+        """Make the EHR's providers and locations exactly these."""
+        with self.transaction() as session:
+            session.execute(delete(SandboxProvider))
+            session.execute(delete(SandboxLocation))
+            self._write_directory(session, directory)
+
+    @staticmethod
+    def _write_directory(session: Session, directory: Directory) -> None:
+        session.add_all(SandboxProvider(id=i, name=n) for i, n in directory.providers.items())
+        session.add_all(SandboxLocation(id=i, name=n) for i, n in directory.locations.items())
+
+    def set_practice_settings(self, **switches: bool) -> None:
+        """Flip practice-wide switches (``surveys_enabled=True``, …), as staff would."""
+        with self.transaction() as session:
+            row = session.get_one(PracticeSetting, 1)
+            for name, value in switches.items():
+                if name not in PracticeSetting.__table__.columns or name == "id":
+                    raise ValueError(f"no practice setting {name!r}")
+                setattr(row, name, value)
+
+    def set_patient_communications(self, provider_id: str, *, enabled: bool) -> None:
+        """Turn a provider's patient communications on or off (default cadence kept)."""
+        with self.transaction() as session:
+            row = session.get(CommunicationSettings, provider_id)
+            if row is None:
+                row = CommunicationSettings(
+                    provider_id=provider_id,
+                    enabled=enabled,
+                    reminders={"offsets_minutes": [4320, 1440, 120], "channels": ["email", "sms"]},
+                )
+                session.add(row)
+            row.enabled = enabled
+
+    def add_visit_reason(self, reason_id: int, name: str, duration_minutes: int | None) -> None:
+        with self.transaction() as session:
+            session.add(
+                VisitReason(
+                    id=reason_id, name=name, duration_minutes=duration_minutes, color="#8c564b"
+                )
+            )
 
     def forget_records(self) -> None:
         """Delete every patient, appointment and idempotency key, keeping the practice's

@@ -46,6 +46,13 @@ APPOINTMENT_REPLAY = "test_an_appointment_created_twice_with_one_key_is_one_appo
 APPOINTMENT_KEY_REUSED = "test_an_appointment_key_reused_with_another_body_is_refused"
 UNREACHABLE_SEARCH = "test_an_unreachable_ehr_is_a_transient_error[find_patients]"
 UNREACHABLE_SETTINGS = "test_an_unreachable_ehr_is_a_transient_error[read_practice_settings]"
+UNREACHABLE_DIRECTORY = {
+    f"test_an_unreachable_ehr_is_a_transient_error[{method}]"
+    for method in ("list_providers", "list_locations", "list_visit_reasons")
+}
+PROVIDERS_LISTED = "test_the_providers_it_knows_are_listed"
+LOCATIONS_LISTED = "test_the_locations_it_knows_are_listed"
+VISIT_REASONS = "test_visit_reasons_are_listed_with_positive_durations"
 OUTAGE_ERROR = "test_an_outage_error_carries_no_patient_data"
 REFUSAL = "test_a_refusal_carries_no_patient_data"
 
@@ -77,6 +84,10 @@ CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
     broken.SettingsDefaultWhenDown: {UNREACHABLE_SETTINGS},
     broken.OutageErrorsNameThePatient: {OUTAGE_ERROR},
     broken.RefusalsQuoteTheRequest: {REFUSAL},
+    broken.ProviderNameAsId: {PROVIDERS_LISTED},
+    broken.LocationNameAsId: {LOCATIONS_LISTED},
+    broken.UnsetDurationAsZero: {VISIT_REASONS},
+    broken.DirectoryEmptyWhenDown: UNREACHABLE_DIRECTORY,
 }
 
 
