@@ -79,6 +79,7 @@ from integration_core.events import (
     RescheduleEvent,
     TimerEvent,
 )
+from integration_core.golive import EHRFacts, GoLiveCheck
 from integration_core.http.errors import ApiError, ErrorBody, ErrorDetail, install_error_handlers
 from integration_core.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from integration_core.http.idempotency import body_hash
@@ -146,6 +147,7 @@ __all__ = [
     "DeliveryError",
     "EHRAdapter",
     "EHRAppointment",
+    "EHRFacts",
     "EHRLocation",
     "EHRPatient",
     "EHRPracticeSettings",
@@ -158,6 +160,7 @@ __all__ = [
     "ExternalRejected",
     "ExternalTimeout",
     "ExternalUnavailable",
+    "GoLiveCheck",
     "HookContext",
     "InProcessTransport",
     "LifecycleEvent",

@@ -78,6 +78,30 @@ def check_config(state: State) -> None:
     click.echo("configuration is valid")
 
 
+@cli.command("check")
+@pass_state
+def go_live_check(state: State) -> None:
+    """Before go-live: everything that would go wrong, one line per check; exit 1 on a failure.
+
+    The database and broker answer, each practice's EHR answers and has what the
+    configuration names and needs, the plugins' checks pass (channels, calendars, reasons).
+    """
+    from integration_core.golive import describe, run_go_live_checks
+    from integration_core.http.app import create_app
+
+    runtime = state.runtime()
+    try:
+        create_app(runtime)  # as check-config: plugins add their routes
+        checks = run_go_live_checks(runtime, lambda check: click.echo(describe(check)))
+    finally:
+        runtime.close()
+    failed = sum(not check.ok for check in checks)
+    if failed:
+        click.echo(f"{failed} of {len(checks)} checks failed: not ready for go-live")
+        sys.exit(1)
+    click.echo(f"all {len(checks)} checks passed: ready for go-live")
+
+
 @cli.command("plugins")
 @pass_state
 def plugins_command(state: State) -> None:

@@ -15,6 +15,8 @@ Calling rules:
 * ``settings_model`` and ``check_config`` run once at start-up, plugin by plugin, before any
   work: what they refuse stops ``check-config``, ``run``, ``serve``, ``worker`` and
   ``scheduler`` with the key named.
+* ``go_live_checks`` runs in ``practice-sync check`` only, plugin by plugin; every plugin's
+  checks are collected.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import click
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pydantic import BaseModel
 
     from integration_core.channels import ChannelFactory
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
         RescheduleEvent,
         TimerEvent,
     )
+    from integration_core.golive import EHRFacts, GoLiveCheck
     from integration_core.registries import Registry, RouteRegistry, TableRegistry
     from integration_core.reviews import PublishedReview, ReviewToRoute
     from integration_core.settings import Settings
@@ -257,6 +262,36 @@ def check_config(settings: Settings, registries: Registries) -> None:
     would otherwise find wrong later (a channel name that resolves to nothing, a channel
     whose required settings are missing). Since 0.2.
     """
+
+
+# ---------------------------------------------------------------------------------------------
+# Before go-live
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def go_live_checks(
+    settings: Settings, registries: Registries, db: Database | None, ehr: Mapping[str, EHRFacts]
+) -> list[GoLiveCheck]:
+    """Check what this plugin needs from the world outside the configuration, before go-live.
+
+    :param settings: the loaded, validated settings.
+    :param registries: the EHR adapters and channels every plugin registered.
+    :param db: the database, reachable and migrated to head; ``None`` when it is not (that
+        check has failed already: skip what needs it).
+    :param ehr: what the core read from each practice's EHR, by practice slug: its practice
+        settings, providers, locations and visit reasons. A practice without ``ehr_adapter``
+        is absent, and so is one whose EHR could not be read (that check has failed already).
+    :returns: one ``GoLiveCheck`` per thing checked, passed or failed; a failure says what to
+        change, naming the setting or the place in the EHR. Neither carries patient data or
+        a secret.
+
+    Broadcast, by ``practice-sync check`` only, after the core's own checks (database,
+    broker, each practice's EHR); every plugin's checks are printed, one line each. Plugins
+    call no EHR adapter: what they need from the EHR is in ``ehr``. An exception is reported
+    as a failed check of the plugin. Since 0.2.
+    """
+    raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------------------------

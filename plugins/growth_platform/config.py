@@ -1,7 +1,8 @@
 """The booking platform's settings, under ``plugins.config.growth_platform``.
 
-Per practice: its own list of reasons for visit (not the EHR's), whether it separates new and
-returning patients, the widget's allowed website origins, the consent policy version, and
+Per practice: its own list of reasons for visit (not the EHR's, but each mapped to the EHR
+visit reason it books), whether it separates new and returning patients, which system's intake
+forms patients fill in, the widget's allowed website origins, the consent policy version, and
 calendars to seed once into the database (after that, staff edit them through the API).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -24,6 +26,7 @@ __all__ = [
     "CalendarPattern",
     "DayPattern",
     "GrowthSettings",
+    "IntakeForms",
     "PracticeGrowthSettings",
     "ReasonSettings",
     "clock_minutes",
@@ -50,6 +53,12 @@ class ReasonSettings(ConfigSection):
     providers: list[str] = Field(min_length=1, description="provider slugs offering it")
     locations: list[str] = Field(min_length=1, description="location slugs offering it")
     virtual: bool = Field(default=False, description="may be booked as a virtual visit")
+    ehr_visit_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the id of the EHR visit reason it books (one with a duration); "
+        "`practice-sync check` requires it for a practice with an EHR",
+    )
 
 
 class DayPattern(ConfigSection):
@@ -102,8 +111,16 @@ class CalendarPattern(ConfigSection):
         return days
 
 
+IntakeForms = Literal["ehr", "booking_platform"]
+
+
 class PracticeGrowthSettings(ConfigSection):
     separate_new_returning: bool = True
+    intake_forms: IntakeForms = Field(
+        default="ehr",
+        description='whose intake forms patients fill in: "ehr" (the default: the EHR\'s, so '
+        'they land in the chart) or "booking_platform"; they must be on in that system only',
+    )
     policy_version: str = Field(default="1", min_length=1, max_length=32)
     cors_origins: list[str] = []
     reasons: dict[str, ReasonSettings] = {}

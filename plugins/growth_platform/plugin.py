@@ -16,12 +16,14 @@ from plugins.growth_platform import portal, staff_calendars, widget
 from plugins.growth_platform.calendars import seed_calendars
 from plugins.growth_platform.config import GrowthSettings, cross_check, load
 from plugins.growth_platform.cors import PracticeCors
+from plugins.growth_platform.golive import go_live_checks
 from plugins.growth_platform.patients import on_request_sync_failed, on_request_synced
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
     "after_migrate",
     "check_config",
+    "go_live_checks",
     "on_request_sync_failed",
     "on_request_synced",
     "register_routes",

@@ -39,10 +39,12 @@ from plugins.notifications.channel_choice import (
     settings_model,
 )
 from plugins.notifications.config import PracticeNotifications, load
+from plugins.notifications.golive import go_live_checks
 from plugins.notifications.ledger import send_once
 
 __all__ = [
     "check_config",
+    "go_live_checks",
     "on_request",
     "on_request_sync_failed",
     "on_request_synced",
