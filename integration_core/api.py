@@ -31,6 +31,7 @@ from integration_core.booking import (
     submit_request,
 )
 from integration_core.channels import Channel, ChannelFactory, Message
+from integration_core.checks import EHRFacts, GoLiveCheck
 from integration_core.clock import Clock
 from integration_core.context import HookContext, idempotency_key
 from integration_core.ehr.adapters import AdapterFactory
@@ -79,7 +80,6 @@ from integration_core.events import (
     RescheduleEvent,
     TimerEvent,
 )
-from integration_core.golive import EHRFacts, GoLiveCheck
 from integration_core.http.errors import ApiError, ErrorBody, ErrorDetail, install_error_handlers
 from integration_core.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from integration_core.http.idempotency import body_hash

@@ -86,7 +86,8 @@ def go_live_check(state: State) -> None:
     The database and broker answer, each practice's EHR answers and has what the
     configuration names and needs, the plugins' checks pass (channels, calendars, reasons).
     """
-    from integration_core.golive import describe, run_go_live_checks
+    from integration_core.checks import describe
+    from integration_core.golive import run_go_live_checks
     from integration_core.http.app import create_app
 
     runtime = state.runtime()

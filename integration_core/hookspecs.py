@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from integration_core.channels import ChannelFactory
+    from integration_core.checks import EHRFacts, GoLiveCheck
     from integration_core.clock import Clock
     from integration_core.context import HookContext
     from integration_core.ehr.adapters import AdapterFactory
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
         RescheduleEvent,
         TimerEvent,
     )
-    from integration_core.golive import EHRFacts, GoLiveCheck
     from integration_core.registries import Registry, RouteRegistry, TableRegistry
     from integration_core.reviews import PublishedReview, ReviewToRoute
     from integration_core.settings import Settings

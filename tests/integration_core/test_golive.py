@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from integration_core.api import GoLiveCheck, hookimpl
-from integration_core.golive import describe, run_go_live_checks
+from integration_core.checks import describe
+from integration_core.golive import run_go_live_checks
 from integration_core.runtime import Runtime
 from integration_core.testing import QueueDispatcher, build_settings, free_port
 from integration_core.testing.services import postgres_schema_url, redis_url
