@@ -3,23 +3,33 @@
 ``run`` is the embedded default (HTTP API, worker threads and scheduler in one process);
 ``serve``, ``worker`` and ``scheduler`` run one part each, for a scaled-out deployment on
 PostgreSQL with Redis or RabbitMQ. Plugins add commands through ``register_cli_commands``.
+
+Every failure is a line for a person, never a traceback (``--debug`` shows it): a bad
+configuration names the key (exit 2); a process that cannot reach what it needs — the
+database, its schema at head, the broker, an EHR — refuses to start, naming what to fix
+(exit 1).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from integration_core.errors import ConfigError
+from integration_core.errors import ConfigError, NotReady, describe_failure
 from integration_core.settings import Settings, load_settings
 
 __all__ = ["cli", "main"]
+
+log = logging.getLogger(__name__)
 
 
 class State:
@@ -33,12 +43,20 @@ class State:
             self._settings = load_settings(self.config)
         return self._settings
 
-    def runtime(self) -> Any:
+    def runtime(self, *, ready: bool = False, ehr: bool = False) -> Any:
+        """The configured runtime; with ``ready``, only if the database (at head), the broker
+        and — with ``ehr`` — each practice's EHR answer (else :class:`NotReady`)."""
         from integration_core.logs import configure_logging
+        from integration_core.reachability import start_refusals
         from integration_core.runtime import Runtime
 
         configure_logging(self.settings.logging)
-        return Runtime(self.settings)
+        runtime = Runtime(self.settings)
+        refusals = start_refusals(runtime, ehr=ehr) if ready else []
+        if refusals:
+            runtime.close()
+            raise NotReady("\n".join(refusals))
+        return runtime
 
 
 pass_state = click.make_pass_decorator(State)
@@ -51,8 +69,9 @@ pass_state = click.make_pass_decorator(State)
     envvar="PRACTICE_SYNC_CONFIG",
     help="TOML config file (or PRACTICE_SYNC_CONFIG).",
 )
+@click.option("--debug", is_flag=True, help="Show a traceback when something fails.")
 @click.pass_context
-def cli(ctx: click.Context, config: str | None) -> None:
+def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
     """practice-sync: booking platform ⇄ EHR ⇄ reminders ⇄ feedback ⇄ reviews."""
     ctx.obj = State(config)
 
@@ -140,29 +159,34 @@ def _serve(runtime: Any) -> None:
     )
 
 
+@contextmanager
+def _running(state: State, *, ehr: bool) -> Iterator[Any]:
+    """A runtime that may start (else :class:`NotReady`), closed — and said so in the log —
+    however the block ends."""
+    runtime = state.runtime(ready=True, ehr=ehr)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        log.info("stopped: workers, scheduler, adapters and database closed")
+
+
 @cli.command()
 @pass_state
 def run(state: State) -> None:
     """HTTP API, worker threads and scheduler in one process (the embedded default)."""
-    runtime = state.runtime()
-    runtime.migrate()
-    runtime.start_worker()
-    runtime.start_scheduler()
-    try:
+    with _running(state, ehr=True) as runtime:
+        runtime.start_worker()
+        runtime.start_scheduler()
         _serve(runtime)
-    finally:
-        runtime.close()
 
 
 @cli.command()
 @pass_state
 def serve(state: State) -> None:
     """Only the HTTP API (deliveries run in separate workers)."""
-    runtime = state.runtime()
-    try:
+    with _running(state, ehr=False) as runtime:
         _serve(runtime)
-    finally:
-        runtime.close()
 
 
 def _wait_for_signal() -> None:
@@ -176,25 +200,19 @@ def _wait_for_signal() -> None:
 @pass_state
 def worker(state: State) -> None:
     """Only delivery workers, consuming the configured broker."""
-    runtime = state.runtime()
-    runtime.start_worker()
-    click.echo(f"worker: {runtime.settings.broker.worker_threads} thread(s)", err=True)
-    try:
+    with _running(state, ehr=True) as runtime:
+        runtime.start_worker()
+        click.echo(f"worker: {runtime.settings.broker.worker_threads} thread(s)", err=True)
         _wait_for_signal()
-    finally:
-        runtime.close()
 
 
 @cli.command()
 @pass_state
 def scheduler(state: State) -> None:
     """Only the scheduler: fire due timers and re-send stranded deliveries."""
-    runtime = state.runtime()
-    runtime.start_scheduler()
-    try:
+    with _running(state, ehr=False) as runtime:
+        runtime.start_scheduler()
         _wait_for_signal()
-    finally:
-        runtime.close()
 
 
 @cli.group("dead-letters")
@@ -245,30 +263,53 @@ def demo(folder: Path) -> None:
     run_demo(folder, click.echo)
 
 
-def _add_plugin_commands() -> None:
-    """Let plugins add commands; a broken config is reported by the core commands instead."""
-    config = None
-    args = sys.argv[1:]
-    if "--config" in args and args.index("--config") + 1 < len(args):
-        config = args[args.index("--config") + 1]
-    try:
-        from integration_core.plugins import call_each, get_plugin_manager
+def _config_file(args: list[str]) -> str | None:
+    """The ``--config`` the command line names (``--config FILE`` or ``--config=FILE``)."""
+    for index, arg in enumerate(args):
+        if arg == "--config" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--config="):
+            return arg.removeprefix("--config=")
+    return os.environ.get("PRACTICE_SYNC_CONFIG")
 
-        pm = get_plugin_manager(load_settings(config or os.environ.get("PRACTICE_SYNC_CONFIG")))
-    except ConfigError:
-        return
+
+def _add_plugin_commands(args: list[str]) -> ConfigError | None:
+    """Let plugins add their commands; the configuration error that stopped them, if any."""
+    from integration_core.plugins import call_each, get_plugin_manager
+
+    try:
+        pm = get_plugin_manager(load_settings(_config_file(args)))
+    except ConfigError as exc:
+        return exc
     call_each(pm, "register_cli_commands", cli=cli)
+    return None
+
+
+def _fail(status: int, text: str) -> NoReturn:
+    click.echo(text, err=True)
+    sys.exit(status)
 
 
 def main() -> None:
-    _add_plugin_commands()
+    args = sys.argv[1:]
+    config_error = _add_plugin_commands(args)
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args, standalone_mode=False)
     except ConfigError as exc:
-        click.echo(f"configuration error:\n{exc}", err=True)
-        sys.exit(2)
+        _fail(2, f"configuration error:\n{exc}")
+    except NotReady as exc:
+        _fail(1, f"cannot start:\n{exc}")
+    except click.exceptions.NoSuchCommand as exc:
+        if config_error is not None:  # a plugin's command, which the configuration kept out
+            _fail(2, f"configuration error:\n{config_error}")
+        exc.show()
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        if "--debug" in args:
+            raise
+        _fail(1, f"error: {describe_failure(exc)} (--debug shows the traceback)")

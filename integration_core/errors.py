@@ -4,6 +4,7 @@
 
     PracticeSyncError
     ├── ConfigError                 bad or missing configuration (names the key path)
+    ├── NotReady                    what a process needs cannot be reached: it must not start
     ├── NotFound                    a record the caller asked for does not exist
     └── DeliveryError               raised by hook implementations
         ├── TransientError          retried with backoff until the retry limit
@@ -30,10 +31,12 @@ __all__ = [
     "ExternalUnavailable",
     "MissingRecord",
     "NotFound",
+    "NotReady",
     "PermanentError",
     "PracticeSyncError",
     "RateLimited",
     "TransientError",
+    "describe_failure",
     "error_code",
 ]
 
@@ -53,6 +56,13 @@ class ConfigError(PracticeSyncError):
     """Configuration that cannot be used; the message names the full key path."""
 
     code = "config_invalid"
+
+
+class NotReady(PracticeSyncError):
+    """The database, the broker or an EHR cannot be reached, or the schema is behind; each
+    line of the message names what to fix."""
+
+    code = "not_ready"
 
 
 class NotFound(PracticeSyncError):
@@ -98,3 +108,14 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, PracticeSyncError):
         return exc.code
     return "unexpected_error"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One PHI-free line for an operator: our errors' own message, a database failure by its
+    kind (a driver's message may quote SQL or parameters), anything else by its type."""
+    if isinstance(exc, PracticeSyncError):
+        return f"{exc} ({exc.code})"
+    kind = type(exc).__name__
+    if type(exc).__module__.startswith("sqlalchemy"):
+        return f"the database could not be used ({kind}): check database_url and the database"
+    return f"{kind} ({error_code(exc)})"

@@ -34,6 +34,7 @@ QUIET_LIBRARIES = {
     "sqlalchemy.engine": logging.WARNING,
     "sqlalchemy.pool": logging.WARNING,
     "dramatiq": logging.WARNING,
+    "alembic": logging.WARNING,  # "Context impl SQLiteImpl" on every schema check
     "pika": logging.WARNING,
     "aiosmtpd": logging.WARNING,
     "mail.log": logging.WARNING,

@@ -17,6 +17,7 @@ from integration_core.broker import DramatiqDispatcher, build_broker
 from integration_core.clock import Clock, SystemClock
 from integration_core.deliveries import DeliveryRunner
 from integration_core.ehr.adapters import EHRAdapters
+from integration_core.errors import describe_failure, error_code
 from integration_core.outbox import Dispatcher, Outbox
 from integration_core.plugins import call_each, get_plugin_manager
 from integration_core.settings import Settings
@@ -84,8 +85,13 @@ class Runtime:
             while not self._scheduler_stop.is_set():
                 try:
                     self.tick()
-                except Exception:
-                    log.exception("scheduler pass failed")
+                except Exception as exc:
+                    log.error(
+                        "scheduler pass failed: %s",
+                        describe_failure(exc),
+                        extra={"error_code": error_code(exc)},
+                    )
+                    log.debug("scheduler pass failure", exc_info=True)
                 self._scheduler_stop.wait(self.settings.scheduler.tick_seconds)
 
         self._scheduler_stop.clear()
@@ -117,4 +123,3 @@ class Runtime:
         self.broker.close()
         self.ehr.close()
         self.db.dispose()
-        log.info("stopped: workers, scheduler, adapters and database closed")

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from pydantic import BaseModel
-from sqlalchemy import text
 
 import integration_core
 from integration_core.http import operations
@@ -14,6 +13,7 @@ from integration_core.http.errors import ErrorBody, error_response, install_erro
 from integration_core.http.security import PublicRateLimiter
 from integration_core.plugins import call_each
 from integration_core.registries import RouteRegistry
+from integration_core.store.migrate import applied_revisions, head_revisions
 
 if TYPE_CHECKING:
     from fastapi.responses import JSONResponse
@@ -30,6 +30,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     database: bool
+    schema_at_head: bool
     broker: bool
 
 
@@ -48,19 +49,22 @@ def create_app(runtime: Runtime) -> FastAPI:
         """The process is up."""
         return Health(status="ok")
 
+    heads = head_revisions(runtime.pm)
+
     @app.get("/readyz", response_model=Readiness, tags=["ops"])
     def readyz() -> Readiness | JSONResponse:
-        """The database and the broker answer."""
+        """The database answers with its schema at head, and the broker answers."""
         try:
-            with runtime.db.read() as session:
-                session.execute(text("SELECT 1"))
+            schema = applied_revisions(runtime.db) == heads
             database = True
         except Exception:
-            database = False
+            database = schema = False
         broker = runtime.dramatiq.ping()
-        if not (database and broker):
-            return error_response(503, "not_ready", f"database={database} broker={broker}")
-        return Readiness(status="ready", database=database, broker=broker)
+        if not (database and schema and broker):
+            return error_response(
+                503, "not_ready", f"database={database} schema_at_head={schema} broker={broker}"
+            )
+        return Readiness(status="ready", database=database, schema_at_head=schema, broker=broker)
 
     app.include_router(operations.router)
     routes = RouteRegistry()

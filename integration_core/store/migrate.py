@@ -18,7 +18,13 @@ from integration_core.plugins import call_each
 from integration_core.registries import TableRegistry
 from integration_core.store.engine import Database
 
-__all__ = ["alembic_config", "pending_revisions", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "applied_revisions",
+    "head_revisions",
+    "pending_revisions",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,6 +45,17 @@ def upgrade(db: Database, pm: pluggy.PluginManager, revision: str = "heads") -> 
     with db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def head_revisions(pm: pluggy.PluginManager) -> set[str]:
+    """The revisions a schema at head has applied last (one per branch: core, plugins)."""
+    return set(ScriptDirectory.from_config(alembic_config(pm)).get_heads())
+
+
+def applied_revisions(db: Database) -> set[str]:
+    """The revisions the database says it has applied last (empty when never migrated)."""
+    with db.engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def pending_revisions(db: Database, pm: pluggy.PluginManager) -> set[str]:

@@ -30,6 +30,14 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         "PRACTICE_SYNC_PLUGINS__MODULES": json.dumps(["tests.support.http_emitter"]),
         "PRACTICE_SYNC_PRACTICES__ACME__STAFF_TOKENS__OPS": "ops-token",
     }
+    refused = run("run", env=env)  # an empty database: run refuses, naming what to do
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "cannot start:",
+        "database: reachable and migrated to head: no database file where database_url "
+        "points: run `practice-sync migrate`",
+    ]
+    assert run("migrate", env=env).returncode == 0
     server = start(env, "run", tmp_path / "run.log")
     db = Database(database_url)
     base = f"http://127.0.0.1:{port}"
@@ -53,7 +61,7 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
         assert time.monotonic() - started < 30
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        assert server.wait(timeout=30) == 0  # a clean stop
 
     # Make one delivery dead by hand, as an exhausted retry would, and use the CLI on it.
     with db.transaction() as session:

@@ -9,6 +9,7 @@ import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from sqlalchemy import text
 from standardwebhooks import Webhook
 
 from integration_core import audit, hookimpl
@@ -18,6 +19,7 @@ from integration_core.testing import drain
 from tests.support import http_emitter
 from tests.support.events import emit_request
 from tests.support.ledger import Failing
+from tests.support.schema import ONE_MIGRATION_BEHIND
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 FRONT_DESK = {"Authorization": "Bearer token-front-desk"}
@@ -69,7 +71,22 @@ def client(ps_runtime_factory, probe):
 
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready", "database": True, "broker": True}
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "database": True,
+        "schema_at_head": True,
+        "broker": True,
+    }
+
+
+def test_a_schema_behind_is_not_ready(ps_runtime_factory):
+    runtime = ps_runtime_factory()
+    with runtime.db.transaction() as session:  # as if the last migration had not run yet
+        session.execute(text(ONE_MIGRATION_BEHIND))
+    with TestClient(create_app(runtime)) as client:
+        answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["message"] == "database=True schema_at_head=False broker=True"
 
 
 def test_errors_have_one_shape_and_name_the_field(client):

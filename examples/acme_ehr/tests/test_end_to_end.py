@@ -88,6 +88,14 @@ def test_a_booking_becomes_a_tentative_visit_in_acme(acme_ehr: str, tmp_path: Pa
     }
     log = tmp_path / "run.log"
     command = Path(sys.executable).with_name("practice-sync")
+    migrate = subprocess.run(
+        [str(command), "--config", str(CONFIG), "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
     run = started([str(command), "--config", str(CONFIG), "run"], env, log)
     base = f"http://127.0.0.1:{port}/v1/practices/{PRACTICE}/widget"
     try:
