@@ -7,11 +7,19 @@ from pathlib import Path
 
 import click
 
-from integration_core.api import AdapterFactory, InProcessTransport, Registry, Settings, hookimpl
+from integration_core.api import (
+    AdapterFactory,
+    GoLiveCheck,
+    InProcessTransport,
+    Registry,
+    Settings,
+    hookimpl,
+)
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.config import (
     ADAPTER,
     IN_MEMORY,
+    PLUGIN,
     KareoSettings,
     cross_check,
     load,
@@ -64,6 +72,24 @@ def settings_model() -> type[KareoSettings]:
 @hookimpl
 def check_config(settings: Settings) -> None:
     cross_check(settings)
+
+
+@hookimpl
+def go_live_checks(settings: Settings) -> list[GoLiveCheck]:
+    """A practice on the bundled sandbox is not ready for go-live: its "EHR" lives in this
+    process and no staff will ever see its appointments."""
+    checks = []
+    for slug, practice in load(settings).practices.items():
+        name = f"practice {slug}: a real Kareo-like EHR, not the bundled sandbox"
+        if practice.sandbox:
+            fix = (
+                f"set plugins.config.{PLUGIN}.practices.{slug}.base_url to the practice's EHR "
+                "(its API key in the environment) instead of sandbox = true"
+            )
+            checks.append(GoLiveCheck.failed(name, fix))
+        else:
+            checks.append(GoLiveCheck.passed(name))
+    return checks
 
 
 @hookimpl

@@ -39,7 +39,19 @@ def go_live_checks(settings: Settings, registries: Registries) -> list[GoLiveChe
     for slug in settings.practices:
         for setting, name, _carries in used_channels(settings, slug):
             users.setdefault(name, []).append(f"{slug}'s {setting}")
-    return [probe(settings, registries, name, used_by) for name, used_by in users.items()]
+    return [
+        probe(settings, registries, name, used_by) if name != "file" else _to_a_folder(used_by)
+        for name, used_by in users.items()
+    ]
+
+
+def _to_a_folder(used_by: list[str]) -> GoLiveCheck:
+    """The file channel is for development: at go-live its messages would reach no one."""
+    return GoLiveCheck.failed(
+        f"channel file reaches people (used as {', '.join(used_by)})",
+        "the file channel writes messages to a folder, for development: choose email or sms "
+        f"in plugins.config.{PLUGIN}.practices.<practice>.<setting> named here",
+    )
 
 
 def probe(settings: Settings, registries: Registries, name: str, used_by: list[str]) -> GoLiveCheck:

@@ -81,7 +81,8 @@ PASSING = [
     "PASS  practice acme: provider dr_lee has a booking calendar at each of their locations",
     "PASS  practice acme: reason checkup books an EHR visit reason with a duration",
     "PASS  practice acme: intake forms are on in the EHR only",
-    "all 15 checks passed: ready for go-live",
+    "PASS  practice acme: a real Kareo-like EHR, not the bundled sandbox",
+    "all 16 checks passed: ready for go-live",
 ]
 
 
@@ -166,7 +167,7 @@ def test_check_fails_with_a_line_per_problem_and_exit_1(environment, ehr_databas
         "credentials (401) (sms_unauthorized): check plugins.config.notifications.sms (base_url, "
         "account_sid; the auth_token from the environment)",
     ]
-    assert lines[-1] == "3 of 14 checks failed: not ready for go-live"
+    assert lines[-1] == "3 of 15 checks failed: not ready for go-live"
     for secret in ("stale-token", AUTH_TOKEN, EHR_KEY):
         assert secret not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr

@@ -116,6 +116,7 @@ def test_a_practice_ready_for_go_live_passes_every_check(check, sms_gateway):
         "practice acme: reason checkup books an EHR visit reason with a duration",
         "practice acme: reason follow_up books an EHR visit reason with a duration",
         "practice acme: intake forms are on in the EHR only",
+        "practice acme: a real Kareo-like EHR, not the bundled sandbox",
     ]
     assert sms_gateway.probes == ["/2010-04-01/Accounts/AC0go0live.json"]
 
@@ -343,6 +344,24 @@ def test_an_smtp_server_that_is_down_fails_the_email_channel(check):
         "the mail server is unavailable (email_unavailable): check plugins.config.notifications"
         ".email (host, port"
     )
+
+
+def test_the_file_channel_is_not_for_go_live(check):
+    def edit(settings: dict[str, Any]) -> None:
+        settings["plugins"]["config"]["notifications"]["practices"]["acme"]["sms_channel"] = "file"
+
+    name, fix = only_failure(check(edit))
+    assert name == "channel file reaches people (used as acme's sms_channel)"
+    assert fix.startswith("the file channel writes messages to a folder, for development")
+
+
+def test_a_practice_on_the_bundled_sandbox_is_not_ready(check):
+    def edit(settings: dict[str, Any]) -> None:
+        settings["plugins"]["config"]["ehr_kareo_like"]["practices"]["acme"] = {"sandbox": True}
+
+    name, fix = only_failure(check(edit))
+    assert name == "practice acme: a real Kareo-like EHR, not the bundled sandbox"
+    assert fix.startswith("set plugins.config.ehr_kareo_like.practices.acme.base_url")
 
 
 def test_an_sms_gateway_refusing_the_credentials_fails_the_sms_channel(check, sms_gateway):
