@@ -1,17 +1,21 @@
 """``practice-sync check`` with this plugin installed: the example configuration is ready for
 go-live against the fake Acme EHR — its clinician and site ids are in Acme's directory, its
-reasons map to Acme visit types with a length — and a clinician whose patient messaging is off
-in Acme fails one check."""
+reasons map to Acme visit types with a length — once its messages go out by email (the file
+channel it uses for development fails the check), and a clinician whose patient messaging is
+off in Acme fails one check."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
 
 from acme_ehr.fake_server import FakeAcmeEHR
 
@@ -38,11 +42,27 @@ def acme_ehr() -> Iterator[FakeAcmeEHR]:
 
 
 @pytest.fixture
-def environment(acme_ehr: FakeAcmeEHR, tmp_path: Path) -> dict[str, str]:
+def smtp_port() -> Iterator[int]:
+    """A real SMTP server on loopback that accepts and drops every message."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port
+    controller.stop()
+
+
+@pytest.fixture
+def environment(acme_ehr: FakeAcmeEHR, smtp_port: int, tmp_path: Path) -> dict[str, str]:
+    notifications = "PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__"
     env = {
         **os.environ,
         "PRACTICE_SYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'practice-sync.db'}",
-        "PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__FILE_FOLDER": str(tmp_path / "messages"),
+        f"{notifications}FILE_FOLDER": str(tmp_path / "messages"),
+        f"{notifications}PRACTICES__RIVERSIDE__EMAIL_CHANNEL": "email",
+        f"{notifications}EMAIL__HOST": "127.0.0.1",
+        f"{notifications}EMAIL__PORT": str(smtp_port),
         f"{ACME}BASE_URL": acme_ehr.base_url,
         f"{ACME}API_KEY": API_KEY,
     }
