@@ -113,6 +113,7 @@ from integration_core.settings import (
     Settings,
     built_once,
     plugin_config,
+    unknown_practices,
 )
 from integration_core.startup import Registries
 from integration_core.store import Base, Database, new_id
@@ -225,5 +226,6 @@ __all__ = [
     "same_name",
     "set_sync_state",
     "submit_request",
+    "unknown_practices",
     "verified_webhook_body",
 ]

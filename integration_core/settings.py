@@ -18,7 +18,7 @@ import threading
 import tomllib
 import types
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
@@ -58,6 +58,7 @@ __all__ = [
     "plugin_config",
     "secret_paths",
     "secrets_refused",
+    "unknown_practices",
 ]
 
 ENV_PREFIX = "PRACTICE_SYNC_"
@@ -292,6 +293,16 @@ class Settings(BaseSettings):
             return self.practices[practice_id]
         except KeyError:
             raise ConfigError(f"practices.{practice_id}: no such practice") from None
+
+
+def unknown_practices(settings: Settings, plugin: str, slugs: Iterable[str]) -> list[str]:
+    """One line per slug of a plugin's ``plugins.config.<plugin>.practices`` table that names no
+    practice in ``practices`` (the usual first cross-check of per-practice plugin settings)."""
+    return [
+        f"plugins.config.{plugin}.practices.{slug}: no such practice in practices.{slug}"
+        for slug in slugs
+        if slug not in settings.practices
+    ]
 
 
 def format_validation_error(error: ValidationError, prefix: str = "") -> str:

@@ -20,7 +20,13 @@ import re
 
 from pydantic import Field, SecretStr, model_validator
 
-from integration_core.api import ConfigError, ConfigSection, Settings, plugin_config
+from integration_core.api import (
+    ConfigError,
+    ConfigSection,
+    Settings,
+    plugin_config,
+    unknown_practices,
+)
 
 __all__ = [
     "ADAPTER",
@@ -92,11 +98,7 @@ def cross_check(settings: Settings) -> None:
     a practice on the sandbox is logged as such, loudly, at every start."""
     prefix = f"plugins.config.{PLUGIN}.practices"
     config = load(settings)
-    problems = [
-        f"{prefix}.{slug}: no such practice in practices.{slug}"
-        for slug in config.practices
-        if slug not in settings.practices
-    ]
+    problems = unknown_practices(settings, PLUGIN, config.practices)
     for slug, practice in settings.practices.items():
         if practice.ehr_adapter != ADAPTER:
             continue

@@ -19,7 +19,13 @@ from pydantic import (
     model_validator,
 )
 
-from integration_core.api import ConfigError, ConfigSection, Settings, plugin_config
+from integration_core.api import (
+    ConfigError,
+    ConfigSection,
+    Settings,
+    plugin_config,
+    unknown_practices,
+)
 
 __all__ = [
     "WEEKDAYS",
@@ -152,9 +158,10 @@ def load(settings: Settings) -> GrowthSettings:
 def cross_check(settings: Settings, config: GrowthSettings) -> None:
     """Every practice, provider and location named here exists in the core settings."""
     prefix = f"plugins.config.{PLUGIN}.practices"
+    unknown = unknown_practices(settings, PLUGIN, config.practices)
+    if unknown:
+        raise ConfigError("\n".join(unknown))
     for slug, practice in config.practices.items():
-        if slug not in settings.practices:
-            raise ConfigError(f"{prefix}.{slug}: no such practice in practices.{slug}")
         core = settings.practices[slug]
         for reason_slug, reason in practice.reasons.items():
             key = f"{prefix}.{slug}.reasons.{reason_slug}"

@@ -23,6 +23,7 @@ from integration_core.api import (
     Settings,
     built_once,
     hookimpl,
+    unknown_practices,
 )
 from plugins.notifications.channels import EmailChannel, FileChannel, SmsChannel
 from plugins.notifications.config import (
@@ -86,11 +87,7 @@ def used_channels(settings: Settings, slug: str) -> list[tuple[str, str, str]]:
 @hookimpl
 def check_config(settings: Settings, registries: Registries) -> None:
     prefix = f"plugins.config.{PLUGIN}.practices"
-    problems = [
-        f"{prefix}.{slug}: no such practice in practices.{slug}"
-        for slug in load(settings).practices
-        if slug not in settings.practices
-    ]
+    problems = unknown_practices(settings, PLUGIN, load(settings).practices)
     for slug in settings.practices:
         for setting, name, carries in used_channels(settings, slug):
             key = f"{prefix}.{slug}.{setting}"

@@ -3,7 +3,14 @@ at start-up a practice that uses it without the settings it needs."""
 
 from __future__ import annotations
 
-from integration_core.api import AdapterFactory, ConfigError, Registry, Settings, hookimpl
+from integration_core.api import (
+    AdapterFactory,
+    ConfigError,
+    Registry,
+    Settings,
+    hookimpl,
+    unknown_practices,
+)
 
 from acme_ehr.adapter import AcmeEHRAdapter
 from acme_ehr.config import PLUGIN, AcmeSettings, load
@@ -39,11 +46,7 @@ def register_ehr_adapters(registry: Registry[AdapterFactory]) -> None:
 @hookimpl
 def check_config(settings: Settings) -> None:
     config = load(settings)
-    problems = [
-        f"plugins.config.{PLUGIN}.practices.{slug}: no such practice in practices.{slug}"
-        for slug in config.practices
-        if slug not in settings.practices
-    ]
+    problems = unknown_practices(settings, PLUGIN, config.practices)
     for slug, practice in settings.practices.items():
         if practice.ehr_adapter != ADAPTER:
             continue
