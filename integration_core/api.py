@@ -94,6 +94,7 @@ from integration_core.http.security import (
     public_rate_limit,
     verified_webhook_body,
 )
+from integration_core.http.serving import serve_until_stopped
 from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
 from integration_core.records import (
     ACTIVE_STATUSES,
@@ -224,6 +225,7 @@ __all__ = [
     "remember_idempotent",
     "replay_idempotent",
     "same_name",
+    "serve_until_stopped",
     "set_sync_state",
     "submit_request",
     "unknown_practices",

@@ -19,7 +19,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -141,22 +140,12 @@ def migrate(state: State) -> None:
 
 
 def _serve(runtime: Any) -> None:
-    """Serve until SIGINT or SIGTERM, then return so the caller closes the runtime.
-
-    uvicorn shuts down gracefully on either signal and then raises it again, to the handler
-    that was there before it; a no-op one lets the runtime close (worker threads, adapters)
-    and the process exit 0, as a service manager expects.
-    """
-    import uvicorn
-
+    """Serve the API until SIGINT or SIGTERM, then return so the caller closes the runtime."""
     from integration_core.http.app import create_app
+    from integration_core.http.serving import serve_until_stopped
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
     http = runtime.settings.http
-    uvicorn.run(
-        create_app(runtime), host=http.host, port=http.port, access_log=False, log_config=None
-    )
+    serve_until_stopped(create_app(runtime), host=http.host, port=http.port)
 
 
 @contextmanager
@@ -189,10 +178,13 @@ def serve(state: State) -> None:
         _serve(runtime)
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(started: str) -> None:
+    """Say ``started`` once SIGINT and SIGTERM stop the wait (a supervisor may signal from
+    then on), then wait for one."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    click.echo(started, err=True)
     stop.wait()
 
 
@@ -202,8 +194,7 @@ def worker(state: State) -> None:
     """Only delivery workers, consuming the configured broker."""
     with _running(state, ehr=True) as runtime:
         runtime.start_worker()
-        click.echo(f"worker: {runtime.settings.broker.worker_threads} thread(s)", err=True)
-        _wait_for_signal()
+        _wait_for_signal(f"worker: {runtime.settings.broker.worker_threads} thread(s) started")
 
 
 @cli.command()
@@ -212,7 +203,9 @@ def scheduler(state: State) -> None:
     """Only the scheduler: fire due timers and re-send stranded deliveries."""
     with _running(state, ehr=False) as runtime:
         runtime.start_scheduler()
-        _wait_for_signal()
+        _wait_for_signal(
+            f"scheduler: started, a pass every {runtime.settings.scheduler.tick_seconds} s"
+        )
 
 
 @cli.group("dead-letters")
@@ -245,22 +238,6 @@ def dead_letters_replay(state: State, delivery_id: str) -> None:
     if not runtime.runner.replay(delivery_id):
         raise click.ClickException(f"{delivery_id} is not a dead delivery")
     click.echo(f"{delivery_id} queued again")
-
-
-@cli.command()
-@click.option(
-    "--dir",
-    "folder",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("demo-output"),
-    show_default=True,
-    help="Where the demo keeps its database.",
-)
-def demo(folder: Path) -> None:
-    """Run the end-to-end demo on the embedded default and print what happened."""
-    from integration_core.demo import run_demo
-
-    run_demo(folder, click.echo)
 
 
 def _config_file(args: list[str]) -> str | None:

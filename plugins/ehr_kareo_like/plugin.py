@@ -14,6 +14,7 @@ from integration_core.api import (
     Registry,
     Settings,
     hookimpl,
+    serve_until_stopped,
 )
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.config import (
@@ -121,17 +122,14 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
 def sandbox_ehr(
     host: str, port: int, database_url: str, api_key: str, directory: Path | None
 ) -> None:
-    """Run the Kareo-like sandbox EHR server on its own."""
-    import uvicorn
-
+    """Run the Kareo-like sandbox EHR server on its own (until SIGINT or SIGTERM)."""
     try:
         listed = read_directory(directory) if directory is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--directory") from None
     store = SandboxStore(database_url, directory=listed)
-    uvicorn.run(
-        create_sandbox_app(store, api_key), host=host, port=port, access_log=False, log_config=None
-    )
+    serve_until_stopped(create_sandbox_app(store, api_key), host=host, port=port)
+    store.dispose()
 
 
 @hookimpl

@@ -104,7 +104,7 @@ def running(
                 process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait()
+                process.wait(timeout=STOP_SECONDS)
                 raise
 
 

@@ -59,7 +59,7 @@ class TestKareoLikeOverLoopback(EHRAdapterContract):
             yield base
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            assert process.wait(timeout=30) == 0  # SIGTERM: a clean stop
 
     @pytest.fixture
     def ehr_adapter(self, server: str, database: str) -> Iterator[KareoLikeAdapter]:

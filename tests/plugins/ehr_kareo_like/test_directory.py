@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from integration_core.api import ExternalRejected, NewAppointment, NewPatient
-from integration_core.demo import demo_settings
 from integration_core.settings import PracticeSettings, load_settings
 from integration_core.testing import TEST_PRACTICE, free_port, wait_until_ready
+from plugins.demo.story import PRACTICE, story_settings
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.directory import DEFAULT_DIRECTORY, read_directory
 from tests.support.booking import PRACTICE as BOOKING_PRACTICE
@@ -37,7 +37,7 @@ def ehr_ids(practice: PracticeSettings) -> tuple[set[str], set[str]]:
     "practice",
     [
         pytest.param(load_settings(EXAMPLE).practice("acme"), id="example_config"),
-        pytest.param(demo_settings(Path("demo")).practice("demo_clinic"), id="demo"),
+        pytest.param(story_settings().practice(PRACTICE), id="demo"),
         pytest.param(PracticeSettings(**TEST_PRACTICE), id="test_kit"),
         pytest.param(PracticeSettings(**BOOKING_PRACTICE), id="booking_tests"),
     ],
