@@ -16,6 +16,8 @@ import re
 import secrets
 import smtplib
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
@@ -32,36 +34,10 @@ class EmailChannel:
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
 
-    def send(self, message: Message) -> str:
-        email = EmailMessage()
-        email["From"] = self.settings.sender
-        email["To"] = message.to
-        email["Subject"] = message.subject or ""
-        email["Message-ID"] = f"<{secrets.token_hex(12)}@practice-sync>"
-        email.set_content(message.body)
-        try:
-            with smtplib.SMTP(
-                self.settings.host, self.settings.port, timeout=self.settings.timeout_seconds
-            ) as smtp:
-                if self.settings.starttls:
-                    smtp.starttls()
-                if self.settings.username and self.settings.password:
-                    smtp.login(self.settings.username, self.settings.password.get_secret_value())
-                smtp.send_message(email)
-        except smtplib.SMTPRecipientsRefused:
-            raise ExternalRejected(
-                "the mail server refused the recipient", code="email_rejected"
-            ) from None
-        except TimeoutError:
-            raise ExternalTimeout("the mail server did not answer", code="email_timeout") from None
-        except (OSError, smtplib.SMTPException):
-            raise ExternalUnavailable(
-                "the mail server is unavailable", code="email_unavailable"
-            ) from None
-        return str(email["Message-ID"])
-
-    def probe(self) -> None:
-        """Connect, read the greeting, EHLO (then STARTTLS and the login, when set), QUIT."""
+    @contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """A greeted SMTP session (STARTTLS and the login, when set), its failures mapped onto
+        the error tree: a refused recipient or login is permanent, the rest transient."""
         try:
             with smtplib.SMTP(
                 self.settings.host, self.settings.port, timeout=self.settings.timeout_seconds
@@ -72,6 +48,11 @@ class EmailChannel:
                     smtp.ehlo()
                 if self.settings.username and self.settings.password:
                     smtp.login(self.settings.username, self.settings.password.get_secret_value())
+                yield smtp
+        except smtplib.SMTPRecipientsRefused:
+            raise ExternalRejected(
+                "the mail server refused the recipient", code="email_rejected"
+            ) from None
         except smtplib.SMTPAuthenticationError:
             raise ExternalRejected(
                 "the mail server refused the username and password", code="email_unauthorized"
@@ -86,6 +67,22 @@ class EmailChannel:
             raise ExternalUnavailable(
                 "the mail server is unavailable", code="email_unavailable"
             ) from None
+
+    def send(self, message: Message) -> str:
+        email = EmailMessage()
+        email["From"] = self.settings.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject or ""
+        email["Message-ID"] = f"<{secrets.token_hex(12)}@practice-sync>"
+        email.set_content(message.body)
+        with self._session() as smtp:
+            smtp.send_message(email)
+        return str(email["Message-ID"])
+
+    def probe(self) -> None:
+        """Connect, read the greeting, EHLO (then STARTTLS and the login, when set), QUIT."""
+        with self._session():
+            pass
 
 
 class SmsChannel:

@@ -264,27 +264,16 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
             )
             if replayed is not None:
                 return replayed
-            if session.get(SandboxPatient, body.patient_id) is None:
-                raise ApiError(
-                    422,
-                    "invalid_request",
-                    "Unknown patient.",
-                    fields={"patient_id": "no such patient"},
-                )
-            if session.get(SandboxProvider, body.provider_id) is None:
-                raise ApiError(
-                    422,
-                    "unknown_provider",
-                    "No such provider.",
-                    fields={"provider_id": "no such provider"},
-                )
-            if session.get(SandboxLocation, body.location_id) is None:
-                raise ApiError(
-                    422,
-                    "unknown_location",
-                    "No such location.",
-                    fields={"location_id": "no such location"},
-                )
+            named = (
+                (SandboxPatient, body.patient_id, "invalid_request", "patient"),
+                (SandboxProvider, body.provider_id, "unknown_provider", "provider"),
+                (SandboxLocation, body.location_id, "unknown_location", "location"),
+            )
+            for model, record_id, code, what in named:
+                if session.get(model, record_id) is None:
+                    raise ApiError(
+                        422, code, f"No such {what}.", fields={f"{what}_id": f"no such {what}"}
+                    )
             stamp = now()
             row = SandboxAppointment(
                 id=new_sandbox_id("APT"),
