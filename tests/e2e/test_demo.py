@@ -58,9 +58,10 @@ def test_demo_asks_which_practice_when_the_configuration_has_several(tmp_path):
 
 
 def assert_messages_listed_as_sent(out: str, folder: Path) -> None:
-    """The listing follows the order the files were written, not their (random) names."""
+    """The listing follows the order the files were written (written in the same instant: by
+    name, as the demo lists them), not their random names alone."""
     listed = out.split("in the order they were written:\n", 1)[1].splitlines()[:9]
-    files = sorted(folder.iterdir(), key=lambda path: path.stat().st_mtime_ns)
+    files = sorted(folder.iterdir(), key=lambda path: (path.stat().st_mtime_ns, path))
     recipients = [path.read_text().split("\n", 1)[0].removeprefix("To: ") for path in files]
     assert [line.split(" → ", 1)[1].split(":", 1)[0] for line in listed] == [
         mask(to) for to in recipients
