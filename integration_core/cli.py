@@ -42,15 +42,22 @@ class State:
             self._settings = load_settings(self.config)
         return self._settings
 
-    def runtime(self, *, ready: bool = False, ehr: bool = False) -> Any:
+    def runtime(self, *, ready: bool = False, ehr: bool = False, alone: bool = False) -> Any:
         """The configured runtime; with ``ready``, only if the database (at head), the broker
-        and — with ``ehr`` — each practice's EHR answer (else :class:`NotReady`)."""
+        and — with ``ehr`` — each practice's EHR answer (else :class:`NotReady`); ``alone``
+        (one part of a scaled-out deployment) only on a broker the parts can share."""
         from integration_core.logs import configure_logging
         from integration_core.reachability import start_refusals
         from integration_core.runtime import Runtime
 
         configure_logging(self.settings.logging)
         runtime = Runtime(self.settings)
+        if alone and self.settings.broker.url.startswith("stub://"):
+            runtime.close()
+            raise ConfigError(
+                "broker.url: stub:// runs deliveries inside `practice-sync run` only; serve, "
+                "worker and scheduler need a broker they share (redis://… or amqp://…)"
+            )
         refusals = start_refusals(runtime, ehr=ehr) if ready else []
         if refusals:
             runtime.close()
@@ -134,9 +141,19 @@ def plugins_command(state: State) -> None:
 @cli.command()
 @pass_state
 def migrate(state: State) -> None:
-    """Bring the database schema up to date."""
-    state.runtime().migrate()
-    click.echo("database is up to date")
+    """Bring the database schema up to date, then import configured seed data."""
+    from integration_core.store.migrate import pending_revisions
+
+    runtime = state.runtime()
+    try:
+        pending = pending_revisions(runtime.db, runtime.pm)
+        runtime.migrate()
+    finally:
+        runtime.close()
+    if pending:
+        click.echo(f"applied {len(pending)} migration(s): the schema is at head")
+    else:
+        click.echo("the schema was already at head")
 
 
 def _serve(runtime: Any) -> None:
@@ -149,15 +166,16 @@ def _serve(runtime: Any) -> None:
 
 
 @contextmanager
-def _running(state: State, *, ehr: bool) -> Iterator[Any]:
+def _running(state: State, *, ehr: bool, alone: bool = False) -> Iterator[Any]:
     """A runtime that may start (else :class:`NotReady`), closed — and said so in the log —
-    however the block ends."""
-    runtime = state.runtime(ready=True, ehr=ehr)
+    however the block ends. ``alone``: one part of a scaled-out deployment, which the
+    in-process broker cannot join to the others."""
+    runtime = state.runtime(ready=True, ehr=ehr, alone=alone)
     try:
         yield runtime
     finally:
         runtime.close()
-        log.info("stopped: workers, scheduler, adapters and database closed")
+        log.info("stopped: everything this process ran is closed")
 
 
 @cli.command()
@@ -174,7 +192,7 @@ def run(state: State) -> None:
 @pass_state
 def serve(state: State) -> None:
     """Only the HTTP API (deliveries run in separate workers)."""
-    with _running(state, ehr=False) as runtime:
+    with _running(state, ehr=False, alone=True) as runtime:
         _serve(runtime)
 
 
@@ -192,7 +210,7 @@ def _wait_for_signal(started: str) -> None:
 @pass_state
 def worker(state: State) -> None:
     """Only delivery workers, consuming the configured broker."""
-    with _running(state, ehr=True) as runtime:
+    with _running(state, ehr=True, alone=True) as runtime:
         runtime.start_worker()
         _wait_for_signal(f"worker: {runtime.settings.broker.worker_threads} thread(s) started")
 
@@ -201,7 +219,7 @@ def worker(state: State) -> None:
 @pass_state
 def scheduler(state: State) -> None:
     """Only the scheduler: fire due timers and re-send stranded deliveries."""
-    with _running(state, ehr=False) as runtime:
+    with _running(state, ehr=False, alone=True) as runtime:
         runtime.start_scheduler()
         _wait_for_signal(
             f"scheduler: started, a pass every {runtime.settings.scheduler.tick_seconds} s"

@@ -35,7 +35,7 @@ QUIET_LIBRARIES = {
     "sqlalchemy.pool": logging.WARNING,
     "dramatiq": logging.WARNING,
     "alembic": logging.WARNING,  # "Context impl SQLiteImpl" on every schema check
-    "pika": logging.WARNING,
+    "pika": logging.CRITICAL,  # a refused connection is reported once, by the broker check
     "aiosmtpd": logging.WARNING,
     "mail.log": logging.WARNING,
 }

@@ -53,10 +53,12 @@ def database_check(runtime: Runtime) -> GoLiveCheck:
     try:
         pending = pending_revisions(db, runtime.pm)
     except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", "") or "").strip().splitlines()
+        said = f": {cause[-1][:200]}" if cause else ""  # the server's own words, never data
         return GoLiveCheck.failed(
             name,
-            f"the database could not be reached ({type(exc).__name__}): check database_url "
-            "and that the database is up",
+            f"the database could not be reached ({type(exc).__name__}{said}): check "
+            "database_url and that the database is up",
         )
     except CommandError:
         return GoLiveCheck.failed(
@@ -165,4 +167,4 @@ def start_refusals(runtime: Runtime, *, ehr: bool) -> list[str]:
         for slug, practice in runtime.settings.practices.items():
             if practice.ehr_adapter is not None:
                 checks.append(read_ehr(runtime, slug, practice.ehr_adapter, owners)[0])
-    return [f"{check.name}: {check.fix}" for check in checks if not check.ok]
+    return [f"{check.name} — failed: {check.fix}" for check in checks if not check.ok]

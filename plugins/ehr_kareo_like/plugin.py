@@ -110,6 +110,7 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
 @click.option(
     "--api-key",
     envvar="PRACTICE_SYNC_SANDBOX_EHR_API_KEY",
+    show_envvar=True,
     default="sandbox-key",
     show_default=True,
 )

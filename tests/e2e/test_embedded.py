@@ -34,8 +34,8 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
         "cannot start:",
-        "database: reachable and migrated to head: no database file where database_url "
-        "points: run `practice-sync migrate`",
+        "database: reachable and migrated to head — failed: no database file where "
+        "database_url points: run `practice-sync migrate`",
     ]
     assert run("migrate", env=env).returncode == 0
     server = start(env, "run", tmp_path / "run.log")

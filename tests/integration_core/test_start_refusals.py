@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from integration_core.testing import free_port, wait_until
+from integration_core.testing.services import redis_url
 from tests.support.commands import CONFIG_WITH_PROVIDER, run
 from tests.support.schema import ONE_MIGRATION_BEHIND
 
@@ -19,12 +21,15 @@ SERVERS = ["run", "serve", "worker", "scheduler"]
 
 @pytest.fixture
 def deployment(tmp_path: Path):
-    """``(config file, environment)`` for one practice on a SQLite file in ``tmp_path``."""
+    """``(config file, environment)`` for one practice on a SQLite file in ``tmp_path``, its
+    processes sharing Redis (serve, worker and scheduler need a broker they share)."""
     config = tmp_path / "practice-sync.toml"
     config.write_text(CONFIG_WITH_PROVIDER)
     env = {
         **os.environ,
         "PRACTICE_SYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PRACTICE_SYNC_BROKER__URL": redis_url(),
+        "PRACTICE_SYNC_BROKER__QUEUE": f"ps_test_{secrets.token_hex(4)}",
         "PRACTICE_SYNC_HTTP__PORT": str(free_port()),
     }
     return config, env
@@ -42,8 +47,8 @@ def refusal(config: Path, env: dict[str, str], command: str) -> list[str]:
 def test_an_unmigrated_database_is_refused(deployment, command):
     config, env = deployment
     assert refusal(config, env, command) == [
-        "database: reachable and migrated to head: no database file where database_url "
-        "points: run `practice-sync migrate`"
+        "database: reachable and migrated to head — failed: no database file where "
+        "database_url points: run `practice-sync migrate`"
     ]
 
 
@@ -55,7 +60,7 @@ def test_a_schema_behind_is_refused(deployment, command):
     with sqlite3.connect(db) as connection:  # as if a newer release had added a migration
         connection.execute(ONE_MIGRATION_BEHIND)
     assert refusal(config, env, command) == [
-        "database: reachable and migrated to head: 1 migration(s) not applied: "
+        "database: reachable and migrated to head — failed: 1 migration(s) not applied: "
         "run `practice-sync migrate`"
     ]
 
@@ -65,7 +70,9 @@ def test_a_database_that_cannot_be_reached_is_refused(deployment, command):
     config, env = deployment
     env["PRACTICE_SYNC_DATABASE_URL"] = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
     (line,) = refusal(config, env, command)
-    assert line.startswith("database: reachable and migrated to head: the database could not be")
+    assert line.startswith(
+        "database: reachable and migrated to head — failed: the database could not be reached"
+    )
     assert "database_url" in line
 
 
@@ -75,7 +82,7 @@ def test_a_broker_that_cannot_be_reached_is_refused(deployment, command):
     assert run("--config", str(config), "migrate", env=env).returncode == 0
     env["PRACTICE_SYNC_BROKER__URL"] = f"redis://127.0.0.1:{free_port()}/0"
     (line,) = refusal(config, env, command)
-    assert line.startswith("broker: reachable (redis://): the broker did not answer")
+    assert line.startswith("broker: reachable (redis://) — failed: the broker did not answer")
     assert "broker.url" in line
 
 
@@ -96,8 +103,8 @@ def test_an_ehr_that_cannot_be_reached_stops_the_processes_that_call_it(
         return  # serve and scheduler never call an EHR (covered by the readiness tests)
     (line,) = refusal(config, env, command)
     assert line.startswith(
-        "practice acme: EHR (kareo_like) answers with its credentials: the EHR could not be "
-        "reached (external_unavailable): check the address in "
+        "practice acme: EHR (kareo_like) answers with its credentials — failed: the EHR could "
+        "not be reached (external_unavailable): check the address in "
         "plugins.config.ehr_kareo_like.practices.acme"
     )
 
@@ -116,6 +123,19 @@ def test_an_unsupported_scheme_is_a_configuration_error(deployment, key, value, 
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == "configuration error:"
     assert result.stderr.splitlines()[1].startswith(expected)
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "scheduler"])
+def test_a_separate_process_on_the_in_process_broker_is_refused(deployment, command):
+    config, env = deployment
+    env["PRACTICE_SYNC_BROKER__URL"] = "stub://"
+    result = run("--config", str(config), command, env=env)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "configuration error:",
+        "broker.url: stub:// runs deliveries inside `practice-sync run` only; serve, worker "
+        "and scheduler need a broker they share (redis://… or amqp://…)",
+    ]
 
 
 def test_debug_shows_the_traceback_the_plain_line_leaves_out(deployment):
