@@ -5,16 +5,13 @@ code and its lines, passing and failing."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from integration_core.testing.processes import free_port, wait_until_ready
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
-from tests.support.commands import ROOT, run
+from tests.support.commands import ROOT, run, sandbox_ehr_server
 from tests.support.go_live import ACCOUNT_SID, AUTH_TOKEN, SmsGateway, smtp_server
 
 EHR_KEY = "loopback-ehr-key-3318"
@@ -94,29 +91,8 @@ def ehr_database(tmp_path: Path) -> str:
 @pytest.fixture
 def ehr_server(ehr_database: str) -> Iterator[str]:
     """``practice-sync sandbox-ehr`` on a free port, its default directory: its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "integration_core",
-            "sandbox-ehr",
-            "--port",
-            str(port),
-            "--database-url",
-            ehr_database,
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": EHR_KEY},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, path="/healthz")
+    with sandbox_ehr_server(ehr_database, EHR_KEY) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from integration_core.testing.processes import free_port, wait_until_ready
 
 ROOT = Path(__file__).parents[2]
 """The repository root: a child's ``PYTHONPATH``, so plugins under ``tests.support`` import."""
@@ -57,3 +61,23 @@ def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[byte
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
+
+
+@contextmanager
+def sandbox_ehr_server(database_url: str, api_key: str) -> Iterator[str]:
+    """``practice-sync sandbox-ehr`` on a free port of 127.0.0.1, over ``database_url``: its
+    URL once it answers; stopped with SIGTERM afterwards, which it must survive cleanly."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*PRACTICE_SYNC, "sandbox-ehr", "--port", str(port), "--database-url", database_url],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": api_key},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, path="/healthz")
+        yield url
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0  # SIGTERM: a clean stop

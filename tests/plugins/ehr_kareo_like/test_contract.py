@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from integration_core.errors import ExternalRejected
 from integration_core.testing import EHRAdapterContract
-from integration_core.testing.processes import free_port, wait_until_ready
+from integration_core.testing.processes import free_port
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
 from tests.support.broken_ehr_adapters import OnInProcessSandbox
-from tests.support.commands import ROOT
+from tests.support.commands import sandbox_ehr_server
 
 
 class TestKareoLikeInProcess(OnInProcessSandbox, EHRAdapterContract):
@@ -33,33 +30,8 @@ class TestKareoLikeOverLoopback(EHRAdapterContract):
     @pytest.fixture(scope="class")
     @classmethod
     def server(cls, database: str) -> Iterator[str]:
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "integration_core",
-                "sandbox-ehr",
-                "--port",
-                str(port),
-                "--database-url",
-                database,
-            ],
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": "loopback-key",
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(base, path="/healthz")
-            yield base
-        finally:
-            process.terminate()
-            assert process.wait(timeout=30) == 0  # SIGTERM: a clean stop
+        with sandbox_ehr_server(database, "loopback-key") as url:
+            yield url
 
     @pytest.fixture
     def ehr_adapter(self, server: str, database: str) -> Iterator[KareoLikeAdapter]:
