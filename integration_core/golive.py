@@ -93,22 +93,10 @@ def run_go_live_checks(runtime: Runtime, report: Report) -> list[GoLiveCheck]:
 
 
 def _directory_checks(slug: str, practice: PracticeSettings, facts: EHRFacts) -> list[GoLiveCheck]:
-    checks = []
-    providers = {provider.id: provider for provider in facts.providers}
-    for key, provider in practice.providers.items():
-        name = f"practice {slug}: provider {key} is in the EHR (ehr_id {provider.ehr_id})"
-        if provider.ehr_id in providers:
-            checks.append(GoLiveCheck.passed(name))
-        else:
-            checks.append(
-                GoLiveCheck.failed(
-                    name,
-                    f"the EHR has no provider {provider.ehr_id!r}: set "
-                    f"practices.{slug}.providers.{key}.ehr_id to their id in the EHR "
-                    f"({_choices(facts.providers)})",
-                )
-            )
-    locations = {location.id for location in facts.locations}
+    checks = [
+        _in_directory(slug, "provider", key, provider.ehr_id, facts.providers, "their")
+        for key, provider in practice.providers.items()
+    ]
     for key, location in practice.locations.items():
         if location.ehr_id is None:
             checks.append(
@@ -118,20 +106,30 @@ def _directory_checks(slug: str, practice: PracticeSettings, facts: EHRFacts) ->
                     f"location's id in the EHR ({_choices(facts.locations)})",
                 )
             )
-            continue
-        name = f"practice {slug}: location {key} is in the EHR (ehr_id {location.ehr_id})"
-        if location.ehr_id in locations:
-            checks.append(GoLiveCheck.passed(name))
         else:
             checks.append(
-                GoLiveCheck.failed(
-                    name,
-                    f"the EHR has no location {location.ehr_id!r}: set "
-                    f"practices.{slug}.locations.{key}.ehr_id to its id in the EHR "
-                    f"({_choices(facts.locations)})",
-                )
+                _in_directory(slug, "location", key, location.ehr_id, facts.locations, "its")
             )
     return checks
+
+
+def _in_directory(
+    slug: str,
+    kind: str,
+    key: str,
+    ehr_id: str,
+    entries: tuple[EHRProvider, ...] | tuple[EHRLocation, ...],
+    whose: str,
+) -> GoLiveCheck:
+    """Whether the configured ``practices.<slug>.<kind>s.<key>.ehr_id`` is in the EHR."""
+    name = f"practice {slug}: {kind} {key} is in the EHR (ehr_id {ehr_id})"
+    if any(entry.id == ehr_id for entry in entries):
+        return GoLiveCheck.passed(name)
+    return GoLiveCheck.failed(
+        name,
+        f"the EHR has no {kind} {ehr_id!r}: set practices.{slug}.{kind}s.{key}.ehr_id to "
+        f"{whose} id in the EHR ({_choices(entries)})",
+    )
 
 
 OFF_IN_THE_EHR = (
