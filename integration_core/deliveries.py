@@ -29,6 +29,7 @@ from integration_core.context import HookContext
 from integration_core.ehr.adapters import EHRAdapters
 from integration_core.errors import ConfigError, PermanentError, error_code
 from integration_core.events import DeliveryDeadEvent, LifecycleEvent, event_type
+from integration_core.leases import LeaseKeeper
 from integration_core.outbox import Outbox
 from integration_core.registries import Registry
 from integration_core.settings import Settings
@@ -133,6 +134,7 @@ class DeliveryRunner:
         self.channels = channels
         self.rng = rng or random.Random()
         self.trace = tracing()
+        self.leases = LeaseKeeper(db, clock, settings.broker.claim_lease_seconds)
         self._callers: dict[tuple[str, str], Any] = {}
 
     # -- claiming -------------------------------------------------------------------------
@@ -196,6 +198,7 @@ class DeliveryRunner:
         if claim is None:
             return None
         token, attempt = claim.token, claim.attempt
+        self.leases.hold(delivery_id, token)
         try:
             # The session begins lazily: a hook may first commit steps of its own (ctx.db)
             # before it touches the delivery's transaction (on SQLite, the write lock).
@@ -212,6 +215,8 @@ class DeliveryRunner:
             return None
         except Exception as exc:
             return self._record_failure(delivery_id, token, exc)
+        finally:
+            self.leases.release(delivery_id)
         log.info("delivery done", extra={"delivery_id": delivery_id, "attempt": attempt})
         return DeliveryStatus.DONE.value
 

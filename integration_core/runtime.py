@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 
 from integration_core.broker import DramatiqDispatcher, build_broker
 from integration_core.clock import Clock, SystemClock
@@ -107,15 +108,31 @@ class Runtime:
     # -- worker ---------------------------------------------------------------------------
 
     def start_worker(self) -> dramatiq.Worker:
+        """Worker threads on the broker, and the thread that renews their claims' leases.
+
+        The in-process broker's queue died with any earlier process on this database, so
+        here every pending delivery is sent again at once, not after the hand-off grace.
+        """
         broker = self.settings.broker
         self._worker = self.dramatiq.worker(broker.worker_threads, broker.idle_poll_ms)
         self._worker.start()
+        self.runner.leases.start()
+        if isinstance(self.broker, StubBroker):
+            self._resend_lost_queue()
         return self._worker
+
+    def _resend_lost_queue(self) -> None:
+        started = self.clock.now()
+        while True:  # a batch at a time; what one pass sent is no longer "before started"
+            resent = sweep(self.db, self.outbox, self.settings, started, handed_off_before=started)
+            if len(resent) < self.settings.scheduler.batch_size:
+                return
 
     def stop_worker(self) -> None:
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self.runner.leases.stop()
 
     def close(self) -> None:
         self.stop_scheduler()

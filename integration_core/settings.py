@@ -161,7 +161,12 @@ class BrokerSettings(ConfigSection):
     idle_poll_ms: int = Field(
         default=50, ge=5, le=5000, description="how long an idle worker waits before polling again"
     )
-    claim_lease_seconds: float = Field(default=300.0, gt=0)
+    claim_lease_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="a running delivery whose worker stopped renewing its claim this long is "
+        "run again (a live worker renews every quarter of it)",
+    )
     handoff_grace_seconds: float = Field(
         default=30.0, gt=0, description="after this, an enqueued but unclaimed delivery is re-sent"
     )

@@ -20,9 +20,18 @@ from integration_core.store import Database, Delivery, DeliveryStatus
 __all__ = ["sweep"]
 
 
-def sweep(db: Database, outbox: Outbox, settings: Settings, now: datetime) -> list[str]:
-    """One pass; returns the ids of the deliveries it re-sent."""
-    grace = timedelta(seconds=settings.broker.handoff_grace_seconds)
+def sweep(
+    db: Database,
+    outbox: Outbox,
+    settings: Settings,
+    now: datetime,
+    *,
+    handed_off_before: datetime | None = None,
+) -> list[str]:
+    """One pass; returns the ids of the deliveries it re-sent. ``handed_off_before``: treat
+    every hand-off before then as lost (default: the grace period before ``now``)."""
+    if handed_off_before is None:
+        handed_off_before = now - timedelta(seconds=settings.broker.handoff_grace_seconds)
     limit = settings.scheduler.batch_size
     with db.transaction() as session:
         session.execute(
@@ -42,7 +51,7 @@ def sweep(db: Database, outbox: Outbox, settings: Settings, now: datetime) -> li
             .where(
                 Delivery.status == DeliveryStatus.PENDING,
                 Delivery.next_attempt_at <= now,
-                or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < now - grace),
+                or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < handed_off_before),
             )
             .order_by(Delivery.next_attempt_at)
             .limit(limit)

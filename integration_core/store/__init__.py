@@ -1,6 +1,6 @@
 """The relational store: engine set-up, the core tables and the migration history."""
 
-from integration_core.store.engine import Database, new_id
+from integration_core.store.engine import Database, DatabaseBusy, new_id
 from integration_core.store.tables import (
     AuditEntry,
     Base,
@@ -16,6 +16,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Database",
+    "DatabaseBusy",
     "Delivery",
     "DeliveryStatus",
     "Event",

@@ -14,15 +14,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "new_id"]
+__all__ = ["Database", "DatabaseBusy", "new_id"]
 
 log = logging.getLogger(__name__)
 _AFTER_COMMIT = "practice_sync_after_commit"
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseBusy(Exception):
+    """SQLite's write lock is held elsewhere, and the caller asked not to wait for it."""
 
 
 def new_id(prefix: str = "") -> str:
@@ -77,6 +82,29 @@ class Database:
         """A session whose work commits on success and rolls back on any exception."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_at_once(self) -> Iterator[Connection]:
+        """A connection in a write transaction that commits on success — begun at once or not
+        at all: on SQLite, :class:`DatabaseBusy` rather than a wait for the write lock.
+        (PostgreSQL locks rows, not the database: there it is an ordinary transaction.)"""
+        with self.engine.connect() as connection:
+            if not self.is_sqlite:
+                with connection.begin():
+                    yield connection
+                return
+            driver = connection.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=0")
+            try:
+                with connection.begin():
+                    yield connection
+            except OperationalError as exc:
+                if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                    raise DatabaseBusy from None
+                raise
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
     @contextmanager
     def read(self) -> Iterator[Session]:
