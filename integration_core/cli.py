@@ -197,12 +197,12 @@ def serve(state: State) -> None:
 
 
 def _wait_for_signal(started: str) -> None:
-    """Say ``started`` once SIGINT and SIGTERM stop the wait (a supervisor may signal from
-    then on), then wait for one."""
+    """Log ``started`` (INFO, so it has the log stream's format) once SIGINT and SIGTERM stop
+    the wait (a supervisor may signal from then on), then wait for one."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(started, err=True)
+    log.info(started)
     stop.wait()
 
 

@@ -5,6 +5,12 @@ the handler scrubs anything that still looks like an email address or a phone nu
 record is written. Libraries are set so they cannot leak either: httpx/httpcore log URLs at
 INFO (quieted to WARNING), uvicorn's access log prints query strings (off), and SQLAlchemy
 never echoes parameters (the engine is built with ``echo=False, hide_parameters=True``).
+
+The same filter keeps terminal control out of the stream, whichever the format: libraries'
+records arrive here too (uvicorn runs with ``log_config=None``, so its loggers propagate to the
+root handler), and uvicorn adds ``color_message``, its message with colour codes, for its own
+formatter. That attribute is dropped, and escape sequences are stripped from the message and
+from every string extra, so a line is plain text (console) or one JSON object (json).
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ from typing import Any
 
 from integration_core.settings import LoggingSettings
 
-__all__ = ["JsonFormatter", "PhiScrubber", "configure_logging", "scrub"]
+__all__ = [
+    "ConsoleFormatter",
+    "JsonFormatter",
+    "PhiScrubber",
+    "configure_logging",
+    "plain",
+    "scrub",
+]
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -27,6 +40,10 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{8,}\d(?![\w-])")
+# CSI (colours, cursor moves), OSC (titles, links), the two-byte escapes, then any ESC left over.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)")
+TERMINAL_ONLY = frozenset({"color_message"})
+"""Record attributes that exist only to colour a terminal (uvicorn's): never written."""
 QUIET_LIBRARIES = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
@@ -46,15 +63,23 @@ def scrub(text: str) -> str:
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 
+def plain(text: str) -> str:
+    """``text`` without terminal escape sequences (colours, cursor moves, titles)."""
+    return _ESCAPE.sub("", text)
+
+
 class PhiScrubber(logging.Filter):
-    """Render the message once and scrub it; extras are scrubbed when they are strings."""
+    """Make a record safe to write, for either formatter: render the message once, drop the
+    terminal-only attributes, strip escape sequences and scrub the message and string extras."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = scrub(record.getMessage())
+        record.msg = scrub(plain(record.getMessage()))
         record.args = None
+        for key in TERMINAL_ONLY & vars(record).keys():
+            delattr(record, key)
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, key, scrub(value))
+                setattr(record, key, scrub(plain(value)))
         return True
 
 

@@ -80,7 +80,7 @@ class Child:
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").rstrip("\n")
-            if self.marker and line.startswith(self.marker):
+            if self.marker and self.marker in line:  # a log line, in whichever format
                 self.marked.set()
             say(self.name, line)
 
@@ -125,7 +125,8 @@ class Supervisor:
 
     def start(self, name: str, args: list[str], ready: Callable[[Child], bool]) -> Child:
         """Start a child and wait until ``ready(child)``; raise if it exits or takes too long."""
-        child = Child(name, args, self.env, marker="worker: " if args[0] == "worker" else "")
+        marker = "thread(s) started" if args[0] == "worker" else ""
+        child = Child(name, args, self.env, marker=marker)
         self.children.append(child)
         deadline = time.monotonic() + self.ready_seconds
         while not (ready(child) and child.stoppable()):
