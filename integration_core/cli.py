@@ -231,20 +231,54 @@ def dead_letters() -> None:
     """Deliveries that failed for good."""
 
 
+ERROR_TEXT_WIDTH = 120
+"""The most of a dead delivery's error text ``dead-letters list`` shows (on its own line)."""
+
+
+def _one_line(text: str, width: int = ERROR_TEXT_WIDTH) -> str:
+    """``text`` as one line of at most ``width`` characters: terminal escapes and control
+    characters out, runs of whitespace (newlines included) as one space, and a longer text
+    cut at a word boundary where there is one near the end, marked with "…"."""
+    from integration_core.logs import plain
+
+    printable = "".join(c if c.isprintable() else " " for c in plain(text))
+    line = " ".join(printable.split())
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    head, space, _ = cut.rpartition(" ")
+    return (head if space and len(head) > width * 3 // 4 else cut).rstrip() + "…"
+
+
 @dead_letters.command("list")
-@click.option("--practice", help="Only this practice's.")
+@click.option("--practice", help="Only this practice's (a practice slug of the configuration).")
 @pass_state
 def dead_letters_list(state: State, practice: str | None) -> None:
+    """Dead deliveries, oldest failure first: one line each, and under it what went wrong
+    (the stored error text, free of patient data: the error's message, or an unexpected
+    exception's type)."""
+    practices = state.settings.practices
+    if practice is not None and practice not in practices:
+        raise click.BadParameter(
+            f"no practice {practice!r} in the configuration "
+            f"(its practices: {', '.join(sorted(practices)) or 'none'})",
+            param_hint="'--practice'",
+        )
     runtime = state.runtime()
-    rows = runtime.runner.dead(practice)
+    try:
+        rows = runtime.runner.dead(practice)
+    finally:
+        runtime.close()
     if not rows:
         click.echo("no dead deliveries")
     for row in rows:
+        at = f"{row.finished_at:%Y-%m-%dT%H:%M:%SZ}" if row.finished_at else "-"
         click.echo(
             f"{row.id}  practice={row.practice_id} plugin={row.plugin} hook={row.hook} "
-            f"attempts={row.attempts} code={row.last_error_code} "
-            f"at={row.finished_at:%Y-%m-%dT%H:%M:%SZ}"
+            f"attempts={row.attempts} code={row.last_error_code} at={at}"
         )
+        if row.last_error:
+            click.echo(f"    error: {_one_line(row.last_error)}")
 
 
 @dead_letters.command("replay")
