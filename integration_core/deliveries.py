@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ import pluggy
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from integration_core import metrics
 from integration_core.channels import ChannelFactory
 from integration_core.clock import Clock
 from integration_core.context import HookContext
@@ -73,7 +75,7 @@ _CLAIM = (
         Delivery.last_error_code.is_(None).label("never_failed"),  # a replayed one had
     )
 )
-_EVENT = select(Event.kind, Event.payload, Event.practice_id).where(
+_EVENT = select(Event.kind, Event.payload, Event.practice_id, Event.created_at).where(
     Event.id == bindparam("event_id")
 )
 _FINISH = (
@@ -100,6 +102,12 @@ class Claim:
     hook: str
     event_id: str
     event: LifecycleEvent
+    event_created_at: datetime
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        """Its metric labels: practice, plugin, hook."""
+        return self.event.practice_id, self.plugin, self.hook
 
 
 class LostClaim(Exception):
@@ -188,6 +196,7 @@ class DeliveryRunner:
             taken.hook,
             taken.event_id,
             event,
+            stored.created_at,
         )
 
     # -- running --------------------------------------------------------------------------
@@ -199,6 +208,7 @@ class DeliveryRunner:
             return None
         token, attempt = claim.token, claim.attempt
         self.leases.hold(delivery_id, token)
+        started = time.perf_counter()
         try:
             # The session begins lazily: a hook may first commit steps of its own (ctx.db)
             # before it touches the delivery's transaction (on SQLite, the write lock).
@@ -212,12 +222,17 @@ class DeliveryRunner:
                     raise LostClaim(delivery_id)
         except LostClaim:
             log.warning("delivery claim lost", extra={"delivery_id": delivery_id})
+            metrics.DELIVERIES.labels(*claim.labels, "claim_lost").inc()
             return None
         except Exception as exc:
             return self._record_failure(delivery_id, token, exc)
         finally:
             self.leases.release(delivery_id)
+            metrics.DELIVERY_RUN.labels(*claim.labels).observe(time.perf_counter() - started)
         log.info("delivery done", extra={"delivery_id": delivery_id, "attempt": attempt})
+        metrics.DELIVERIES.labels(*claim.labels, "done").inc()
+        latency = self.clock.now() - claim.event_created_at
+        metrics.DELIVERY_LATENCY.labels(*claim.labels).observe(latency.total_seconds())
         return DeliveryStatus.DONE.value
 
     def _call_hook(self, session: Session, claim: Claim) -> None:
@@ -237,9 +252,10 @@ class DeliveryRunner:
         )
         call = self._caller(claim.hook, claim.plugin)
         with (
+            metrics.running_for(claim.event.practice_id),
             traced(claim.hook, claim.plugin, claim.event_id, claim.delivery_id, claim.attempt)
             if self.trace
-            else nullcontext()
+            else nullcontext(),
         ):
             call(event=claim.event, ctx=ctx)
 
@@ -286,6 +302,8 @@ class DeliveryRunner:
                 row.last_error_code = code
                 row.last_error = text
                 status = DeliveryStatus.PENDING
+                retried = metrics.DELIVERIES.labels(row.practice_id, row.plugin, row.hook, "retry")
+                self.db.after_commit(session, retried.inc)
         log.warning(
             "delivery failed",
             extra={
@@ -305,6 +323,8 @@ class DeliveryRunner:
         row.last_error_code = code
         row.last_error = text
         row.finished_at = now
+        died = metrics.DELIVERIES.labels(row.practice_id, row.plugin, row.hook, "dead")
+        self.db.after_commit(session, died.inc)
         if row.hook == DeliveryDeadEvent.hook_name():
             return
         event = session.get(Event, row.event_id)

@@ -15,6 +15,7 @@ import pluggy
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from integration_core import metrics
 from integration_core.clock import Clock
 from integration_core.events import LifecycleEvent
 from integration_core.plugins import implementing_plugins
@@ -94,6 +95,8 @@ class Outbox:
                     for delivery_id, plugin in zip(delivery_ids, plugins, strict=True)
                 ],
             )
+        counted = metrics.EVENTS.labels(event.practice_id, event.kind)
+        self.db.after_commit(session, counted.inc)
         if delivery_ids:
             self.db.after_commit(session, lambda: self.dispatcher.send(delivery_ids))
         return event_id

@@ -215,6 +215,16 @@ class LoggingSettings(ConfigSection):
     format: Literal["json", "console"] = "console"
 
 
+class MetricsSettings(ConfigSection):
+    """``GET /metrics`` (Prometheus text format); see docs/operations.md."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="bearer token a scraper sends; unset: /metrics answers 403 "
+        "(set PRACTICE_SYNC_METRICS__TOKEN)",
+    )
+
+
 class PluginsSettings(ConfigSection):
     enabled: list[str] | None = Field(
         default=None,
@@ -252,6 +262,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
     plugins: PluginsSettings = PluginsSettings()
     practices: dict[str, PracticeSettings] = {}
 

@@ -9,20 +9,24 @@ with the full key path:
   ``plugins.config.<plugin>`` table; a table for a plugin that is not loaded, or that declares
   no settings, is refused; secret fields set in the config file are refused;
 * every practice's ``ehr_adapter`` names a registered adapter;
+* ``PROMETHEUS_MULTIPROC_DIR``, when set, is a directory this process can write its metrics to;
 * each plugin's ``check_config`` cross-checks its settings against the rest (channels that
   resolve, with their required settings present).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import cast
 
 import pluggy
 from pydantic import BaseModel
 
-from integration_core.channels import ChannelFactory
+from integration_core.channels import Channel, ChannelFactory
 from integration_core.ehr.adapters import AdapterFactory, adapter_errors
 from integration_core.errors import ConfigError
+from integration_core.metrics import MULTIPROCESS_ENV, Measured
 from integration_core.plugins import call_each, hook_calls
 from integration_core.registries import Registry
 from integration_core.settings import Settings, plugin_config, secret_paths, secrets_refused
@@ -49,7 +53,19 @@ def build_registries(pm: pluggy.PluginManager, settings: Settings) -> Registries
                 call()
             except ValueError as exc:  # a name registered twice
                 raise ConfigError(f"plugins: {plugin}: {exc}") from None
-    return registries
+    measured: Registry[ChannelFactory] = Registry("channel")
+    for name in registries.channels:
+        measured.add(name, _measured_channel(name, registries.channels.get(name)))
+    return Registries(ehr_adapters=registries.ehr_adapters, channels=measured)
+
+
+def _measured_channel(name: str, factory: ChannelFactory) -> ChannelFactory:
+    """``factory``, whose channels time each call and count each error (see :mod:`.metrics`)."""
+
+    def build(settings: Settings) -> Channel:
+        return cast(Channel, Measured(factory(settings), kind="channel", name=name))
+
+    return build
 
 
 def declared_settings(pm: pluggy.PluginManager) -> dict[str, type[BaseModel]]:
@@ -102,6 +118,14 @@ def check_startup(settings: Settings, pm: pluggy.PluginManager, registries: Regi
         problems.append(
             "database_url: not set; use sqlite:///path/to/practice-sync.db for the embedded "
             "default or postgresql://user@host:port/database"
+        )
+    multiprocess = os.environ.get(MULTIPROCESS_ENV)
+    if multiprocess is not None and not (
+        os.path.isdir(multiprocess) and os.access(multiprocess, os.W_OK)
+    ):
+        problems.append(
+            f"{MULTIPROCESS_ENV}: {multiprocess!r} is not a writable directory "
+            "(every process writes its metrics there)"
         )
     for _plugin, call in hook_calls(pm, "check_config", settings=settings, registries=registries):
         try:

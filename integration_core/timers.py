@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integration_core import metrics
 from integration_core.events import TimerEvent
 from integration_core.outbox import Outbox
 from integration_core.store import Database, Timer, TimerStatus, new_id
@@ -97,4 +98,5 @@ def fire_due(db: Database, outbox: Outbox, now: datetime, *, batch_size: int = 2
                 ),
                 only=[timer.owner],
             )
+            db.after_commit(session, metrics.TIMERS_FIRED.labels(timer.practice_id, timer.kind).inc)
         return len(timers)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import cast
 
 from integration_core.ehr.protocol import EHRAdapter
 from integration_core.errors import ConfigError
+from integration_core.metrics import Measured
 from integration_core.registries import Registry
 from integration_core.settings import Settings
 
@@ -23,6 +25,11 @@ def adapter_errors(settings: Settings, registry: Registry[AdapterFactory]) -> li
         for slug, practice in settings.practices.items()
         if practice.ehr_adapter is not None and practice.ehr_adapter not in registry
     ]
+
+
+def _measured(adapter: EHRAdapter, name: str, practice_id: str) -> EHRAdapter:
+    """``adapter`` with each call timed and each error counted (see :mod:`~.metrics`)."""
+    return cast(EHRAdapter, Measured(adapter, kind="ehr", name=name, practice=practice_id))
 
 
 class EHRAdapters:
@@ -46,13 +53,14 @@ class EHRAdapters:
                         f"practices.{practice_id}.ehr_adapter: {self.registry.unknown(name)}"
                     )
                 adapter = self.registry.get(name)(practice_id, self.settings)
-                self._built[practice_id] = adapter
-            return adapter
+                self._built[practice_id] = _measured(adapter, name, practice_id)
+            return self._built[practice_id]
 
     def use(self, practice_id: str, adapter: EHRAdapter) -> None:
         """Use ``adapter`` for the practice instead of building one (tests, embedding)."""
         with self._lock:
-            self._built[practice_id] = adapter
+            name = self.settings.practice(practice_id).ehr_adapter or type(adapter).__name__
+            self._built[practice_id] = _measured(adapter, name, practice_id)
 
     def close(self) -> None:
         with self._lock:

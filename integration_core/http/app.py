@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 import integration_core
-from integration_core.http import operations
+from integration_core.http import metrics_route, operations
 from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
 from integration_core.http.security import PublicRateLimiter
 from integration_core.plugins import call_each
@@ -67,6 +67,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return Readiness(status="ready", database=database, schema_at_head=schema, broker=broker)
 
     app.include_router(operations.router)
+    app.include_router(metrics_route.router)
     routes = RouteRegistry()
     call_each(runtime.pm, "register_routes", routes=routes, settings=runtime.settings)
     for router in routes.routers:

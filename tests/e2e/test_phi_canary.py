@@ -1,5 +1,5 @@
 """PHI canary: the whole flow at DEBUG; the canary patient's data appears in no log record, no
-broker message and no row of the tables that do not own PHI."""
+broker message, no row of the tables that do not own PHI and nowhere in ``/metrics``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def test_phi_stays_out_of_logs_broker_and_non_phi_tables(
             }
         },
     }
+    overrides["metrics"] = {"token": "canary-metrics"}
     runtime = Runtime(
         build_settings(ps_database_url, **overrides), clock=ManualClock(MONDAY_MORNING)
     )
@@ -85,6 +86,8 @@ def test_phi_stays_out_of_logs_broker_and_non_phi_tables(
                 client.get("/v1/practices/acme/portal/action-required", headers=STAFF).status_code
                 == 200
             )
+            scrape = client.get("/metrics", headers={"Authorization": "Bearer canary-metrics"})
+            assert scrape.status_code == 200
     finally:
         runtime.close()
 
@@ -93,6 +96,9 @@ def test_phi_stays_out_of_logs_broker_and_non_phi_tables(
         text = record.getMessage() + " " + " ".join(str(v) for v in vars(record).values())
         for needle in NEEDLES:
             assert needle not in text, f"{record.name} logged patient data"
+    assert 'kind="request_synced"' in scrape.text  # the scrape saw the flow
+    for needle in NEEDLES:
+        assert needle not in scrape.text, "/metrics shows patient data"
     assert tap.bodies
     for body in tap.bodies:
         for needle in NEEDLES:
