@@ -86,6 +86,9 @@ class RequestSyncFailedEvent(LifecycleEvent):
     request_id: str
     appointment_id: str
     reason_code: str
+    delivery_id: str | None = None
+    """The EHR sync's dead delivery, which ``practice-sync dead-letters replay`` retries once
+    the cause is fixed; ``None`` in events stored before it was carried."""
 
 
 class ConfirmEvent(LifecycleEvent):

@@ -91,7 +91,8 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
 def on_request_sync_failed(event: RequestSyncFailedEvent, ctx: HookContext) -> None:
     """Writing the request to the EHR failed for good; staff must act.
 
-    :param event: the request, its appointment and the failure's reason code.
+    :param event: the request, its appointment, the failure's reason code and the
+        dead delivery that retries it (``delivery_id``, for ``dead-letters replay``).
     :param ctx: the delivery's context.
 
     Broadcast, one delivery per implementing plugin. Since 0.1.

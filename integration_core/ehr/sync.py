@@ -13,15 +13,16 @@ A built-in plugin (``ehr_sync``) implementing ``on_request``:
    ``request_synced``.
 
 When its delivery goes dead, ``on_delivery_dead`` turns that into ``request_sync_failed``
-with the reason code, so staff see it in Action Required and the practice is alerted; a replay
-of the dead delivery picks up where it stopped.
+with the reason code and the dead delivery's id, so staff see it in Action Required (with the
+id to replay) and the practice is alerted; a replay of the dead delivery picks up where it
+stopped.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, update
+from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core import hookimpl, links
@@ -36,7 +37,7 @@ from integration_core.events import (
     RequestSyncFailedEvent,
 )
 from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus
-from integration_core.store import Base, Event
+from integration_core.store import Base, Delivery, Event
 
 __all__ = ["PLUGIN", "SyncDecision"]
 
@@ -178,11 +179,15 @@ def on_delivery_dead(event: DeliveryDeadEvent, ctx: HookContext) -> None:
     failed = ctx.session.get(Event, event.event_id)
     if failed is None:
         raise MissingRecord("the failed event is gone")
+    dead = ctx.session.scalar(
+        select(Delivery.id).where(Delivery.event_id == event.event_id, Delivery.plugin == PLUGIN)
+    )
     ctx.emit(
         RequestSyncFailedEvent(
             practice_id=ctx.practice_id,
             request_id=failed.payload["request_id"],
             appointment_id=failed.payload["appointment_id"],
             reason_code=event.reason_code,
+            delivery_id=dead,
         )
     )

@@ -3,7 +3,8 @@
 After a request is synced, the platform attaches it to one of its patient records: the record
 already linked to the EHR patient when the EHR had exactly one match, a new record otherwise
 (no match, or several — records are never merged). A failed sync is shown to staff in Action
-Required with its reason; a later successful replay clears it.
+Required with its reason and the dead delivery to replay; a later successful replay clears
+both.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from integration_core.api import (
     new_id,
     set_sync_state,
 )
-from plugins.growth_platform.tables import Patient
+from plugins.growth_platform.tables import Patient, SyncFailure
 
 __all__ = ["SYSTEM", "on_request_sync_failed", "on_request_synced"]
 
@@ -83,8 +84,17 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
             now=ctx.clock.now(),
         )
     set_sync_state(session, request.id, SyncState.SYNCED)
+    failure = session.get(SyncFailure, request.id)
+    if failure is not None:
+        session.delete(failure)
 
 
 @hookimpl
 def on_request_sync_failed(event: RequestSyncFailedEvent, ctx: HookContext) -> None:
-    set_sync_state(ctx.session, event.request_id, SyncState.SYNC_FAILED, event.reason_code)
+    session = ctx.session
+    set_sync_state(session, event.request_id, SyncState.SYNC_FAILED, event.reason_code)
+    failure = session.get(SyncFailure, event.request_id)  # failed before, and replayed
+    if failure is None:
+        failure = SyncFailure(request_id=event.request_id, practice_id=ctx.practice_id)
+        session.add(failure)
+    failure.delivery_id = event.delivery_id

@@ -1,8 +1,9 @@
 """The staff portal's "Action Required" list: requests still waiting on the practice.
 
 A request waits while its appointment is requested or tentative (shown as a pending request),
-or when its EHR sync failed (shown with the reason code so staff know what to fix). Reading
-the list shows patient details, so every read is audited under the staff token's name.
+or when its EHR sync failed (shown with the reason code so staff know what to fix, and the
+dead delivery that retries it once fixed). Reading the list shows patient details, so every
+read is audited under the staff token's name.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 
 from integration_core.api import (
@@ -25,6 +26,7 @@ from integration_core.api import (
     record_audit,
 )
 from plugins.growth_platform.state import growth_settings
+from plugins.growth_platform.tables import SyncFailure
 
 __all__ = ["router"]
 
@@ -54,8 +56,19 @@ class ActionRequiredItem(BaseModel):
     reason: Named
     requested_at: datetime
     patient_type: str
-    status: str
-    sync_error_code: str | None
+    status: str = Field(description="`pending_request`, or `sync_failed`: the EHR sync failed")
+    sync_error_code: str | None = Field(
+        description="For `sync_failed`: why the EHR sync failed (a stable code); else null"
+    )
+    delivery_id: str | None = Field(
+        description=(
+            "For `sync_failed`: the dead delivery that retries the EHR sync once the cause is "
+            "fixed (`practice-sync dead-letters replay <delivery_id>`, or `POST "
+            "/v1/practices/{practice}/deliveries/{delivery_id}/replay`); a successful replay "
+            "makes the item a pending request again. Null otherwise, and for a failure whose "
+            "delivery is not known"
+        )
+    )
     patient: PatientDetails
     origin: str
     virtual: bool
@@ -78,8 +91,9 @@ def action_required(
     settings = engine.settings.practice(staff.practice_id)
     reasons = growth_settings(engine).practices.get(staff.practice_id)
     query = (
-        select(AppointmentRequest, Appointment)
+        select(AppointmentRequest, Appointment, SyncFailure.delivery_id)
         .join(Appointment, Appointment.id == AppointmentRequest.appointment_id)
+        .outerjoin(SyncFailure, SyncFailure.request_id == AppointmentRequest.id)
         .where(
             AppointmentRequest.practice_id == staff.practice_id,
             or_(
@@ -108,7 +122,7 @@ def action_required(
         )
     page = rows[:limit]
     items = []
-    for req, appointment in page:
+    for req, appointment, delivery_id in page:
         location = settings.locations.get(appointment.location_id)
         provider = settings.providers.get(appointment.provider_id)
         zone = location.zone if location else None
@@ -133,6 +147,7 @@ def action_required(
                 patient_type="new" if req.new_patient else "returning",
                 status="sync_failed" if failed else "pending_request",
                 sync_error_code=req.sync_error_code if failed else None,
+                delivery_id=delivery_id if failed else None,
                 patient=PatientDetails(
                     first_name=req.first_name,
                     last_name=req.last_name,

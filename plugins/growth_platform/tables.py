@@ -1,4 +1,5 @@
-"""The booking platform's own tables: provider calendars and time blocks (data, not config)."""
+"""The booking platform's own tables: provider calendars and time blocks (data, not config),
+its patient records, and the EHR syncs that failed for good."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core.api import Base
 
-__all__ = ["Calendar", "Patient", "TimeBlock"]
+__all__ = ["Calendar", "Patient", "SyncFailure", "TimeBlock"]
 
 
 class Calendar(Base):
@@ -79,3 +80,15 @@ class Patient(Base):
     ehr_patient_id: Mapped[str | None] = mapped_column(String(128))
     excluded_from_surveys: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+
+
+class SyncFailure(Base):
+    """A request whose EHR sync failed for good, and the dead delivery that retries it (what
+    ``practice-sync dead-letters replay`` takes). Kept while the request's sync state is
+    failed: a sync that succeeds, after a replay, removes it."""
+
+    __tablename__ = "gp_sync_failures"
+
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,5 +1,6 @@
 """The in-process Kareo-like sandbox EHR as tests use it: its API key, a faulty network in front
-of it, patients already on file, and the booking practice syncing to it."""
+of it, an adapter that refuses appointments until told not to, patients already on file, and
+the booking practice syncing to it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from integration_core.api import EHRAppointment, ExternalRejected, NewAppointment
 from integration_core.runtime import Runtime
 from integration_core.settings import RetrySettings
 from integration_core.testing import drain
+from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, now
 from tests.support.booking import booking, booking_overrides
 
@@ -39,6 +42,20 @@ class FaultyNetwork(httpx.BaseTransport):
             self.lose_responses.remove(path)
             raise httpx.ReadTimeout("the response never arrived")
         return response
+
+
+class RefusesAppointments(KareoLikeAdapter):
+    """The Kareo-like adapter, but the EHR refuses every new appointment while ``refusing``:
+    a permanent failure, so the sync's delivery goes dead at once."""
+
+    refusing = True
+
+    def create_tentative_appointment(
+        self, appointment: NewAppointment, *, idempotency_key: str
+    ) -> EHRAppointment:
+        if self.refusing:
+            raise ExternalRejected("the EHR refused the appointment", code="ehr_rejected")
+        return super().create_tentative_appointment(appointment, idempotency_key=idempotency_key)
 
 
 def existing_patient(store: SandboxStore, first: str, last: str, dob: date) -> str:

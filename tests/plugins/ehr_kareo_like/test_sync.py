@@ -205,6 +205,7 @@ def test_a_sync_that_fails_for_good_shows_in_action_required_and_a_replay_fixes_
     network.down = False
     (dead,) = runtime.runner.dead("acme")
     assert dead.plugin == "ehr_sync"
+    assert items[0]["delivery_id"] == dead.id  # the one to replay
     assert runtime.runner.replay(dead.id)
     drain(runtime)
     request, appointment, _ = local_state(runtime, booked)

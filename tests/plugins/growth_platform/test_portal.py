@@ -6,9 +6,17 @@ from sqlalchemy import select
 
 from integration_core import audit
 from integration_core.booking import set_sync_state
-from integration_core.records import Appointment, AppointmentStatus, SyncState
-from plugins.growth_platform.tables import Calendar
+from integration_core.records import (
+    Appointment,
+    AppointmentRequest,
+    AppointmentStatus,
+    SyncState,
+)
+from integration_core.store import Delivery
+from integration_core.testing import drain
+from plugins.growth_platform.tables import Calendar, SyncFailure
 from tests.support.booking import STAFF, booking
+from tests.support.sandbox_ehr import book_and_sync
 
 ACTION_REQUIRED = "/v1/practices/acme/portal/action-required"
 
@@ -51,6 +59,7 @@ def test_action_required_shows_what_staff_need_and_is_audited(client, runtime):
         "patient_type": "new",
         "status": "pending_request",
         "sync_error_code": None,
+        "delivery_id": None,
         "patient": {
             "first_name": "Jane",
             "last_name": "Doe",
@@ -85,6 +94,52 @@ def test_sync_failures_show_with_their_reason_and_booked_requests_leave(client, 
         set_sync_state(session, failed["request_id"], SyncState.SYNCED)
     items = client.get(ACTION_REQUIRED, headers=STAFF).json()["items"]
     assert items[0]["status"] == "pending_request" and items[0]["sync_error_code"] is None
+
+
+def test_a_sync_that_died_names_the_delivery_to_replay_and_a_replay_clears_it(refusing_ehr):
+    runtime, client, adapter = refusing_ehr
+    booked = book_and_sync(client, runtime)  # refused: dead at once, then sync_failed
+    (dead,) = runtime.runner.dead("acme")
+    assert (dead.plugin, dead.last_error_code) == ("ehr_sync", "ehr_rejected")
+    (item,) = client.get(ACTION_REQUIRED, headers=STAFF).json()["items"]
+    assert (item["request_id"], item["status"], item["sync_error_code"], item["delivery_id"]) == (
+        booked["request_id"],
+        "sync_failed",
+        "ehr_rejected",
+        dead.id,
+    )
+
+    # Replayed before the cause is fixed: it fails again, and the same delivery is the one.
+    assert runtime.runner.replay(item["delivery_id"])
+    drain(runtime)
+    (again,) = client.get(ACTION_REQUIRED, headers=STAFF).json()["items"]
+    assert (again["status"], again["delivery_id"]) == ("sync_failed", dead.id)
+
+    adapter.refusing = False
+    assert runtime.runner.replay(again["delivery_id"])
+    drain(runtime)
+    (item,) = client.get(ACTION_REQUIRED, headers=STAFF).json()["items"]
+    assert (item["request_id"], item["status"], item["sync_error_code"], item["delivery_id"]) == (
+        booked["request_id"],
+        "pending_request",  # tentative in the EHR, waiting for staff to confirm
+        None,
+        None,
+    )
+    with runtime.db.read() as session:
+        request = session.get(AppointmentRequest, booked["request_id"])
+        appointment = session.get(Appointment, booked["appointment_id"])
+        assert session.get(Delivery, dead.id).status.value == "done"
+        assert session.scalars(select(SyncFailure)).all() == []
+    assert request.sync_state is SyncState.SYNCED
+    assert appointment.status is AppointmentStatus.TENTATIVE
+
+
+def test_the_delivery_to_replay_is_documented_in_the_openapi_contract(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    field = schemas["ActionRequiredItem"]["properties"]["delivery_id"]
+    assert "delivery_id" in schemas["ActionRequiredItem"]["required"]
+    assert {"type": "string"} in field["anyOf"] and {"type": "null"} in field["anyOf"]
+    assert "practice-sync dead-letters replay <delivery_id>" in field["description"]
 
 
 def test_action_required_pages_with_a_cursor(client):
