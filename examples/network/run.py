@@ -16,6 +16,10 @@ graceful shutdown) and each within a bound; the exit status is 0 only if every p
 cleanly. If any process dies, or does not start, the others are stopped and the exit status
 is 1. The children run in their own process group, so a Ctrl-C reaches only this script.
 
+Every process writes its metrics to one folder (``PROMETHEUS_MULTIPROC_DIR``; default
+``var/metrics`` next to this file), emptied of an earlier run's files before anything starts,
+so that ``serve``'s ``/metrics`` adds up the counters of every process of this run.
+
 Everything else comes from the configuration (``--config``, default: practice-sync.toml next
 to this file) and the environment, as for any practice-sync process: PostgreSQL and Redis are
 ``PRACTICE_SYNC_DATABASE_URL`` and ``PRACTICE_SYNC_BROKER__URL`` when set. This script sets,
@@ -28,6 +32,7 @@ configuration's relative paths start.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import re
 import signal
@@ -46,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PRACTICE_SYNC = [sys.executable, "-m", "integration_core"]
 API_KEY = "PRACTICE_SYNC_SANDBOX_EHR_API_KEY"
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+"""What prometheus_client writes into that folder: all an earlier run may have left there."""
 STOP_SECONDS = 30.0
 START_GRACE_SECONDS = 3.0
 MIGRATE_SECONDS = 300.0
@@ -192,6 +200,7 @@ def environment(config: Path, args: argparse.Namespace) -> tuple[dict[str, str],
         "PRACTICE_SYNC_CONFIG": str(config),
         "PRACTICE_SYNC_HTTP__PORT": str(args.port),
         "PRACTICE_SYNC_HTTP__PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}",
+        METRICS_DIR: os.environ.get(METRICS_DIR) or str(HERE / "var" / "metrics"),
     }
     ehr = document.get("plugins", {}).get("config", {}).get("ehr_kareo_like", {})
     for slug, settings in ehr.get("practices", {}).items():
@@ -201,6 +210,14 @@ def environment(config: Path, args: argparse.Namespace) -> tuple[dict[str, str],
         env[f"{prefix}BASE_URL"] = f"http://127.0.0.1:{args.sandbox_port}"
         env.setdefault(f"{prefix}API_KEY", key)
     return env, document
+
+
+def fresh_metrics_folder(folder: Path) -> None:
+    """Create ``folder``, or empty it of the metrics files an earlier run left (only those)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for pattern in METRICS_FILES:
+        for leftover in glob.glob(str(folder / pattern)):
+            os.remove(leftover)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     config = args.config.resolve()
     env, document = environment(config, args)
     (HERE / "var").mkdir(exist_ok=True)
+    fresh_metrics_folder(Path(env[METRICS_DIR]))
 
     supervisor = Supervisor(env, args.ready_timeout)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -262,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         queue = os.environ.get("PRACTICE_SYNC_BROKER__QUEUE", broker.get("queue", ""))
         listens = {
             "sandbox-ehr": f"{ehr}  (the sandbox EHR's REST API under /api/v1)",
-            "serve": f"{api}  (API docs {api}/docs)",
+            "serve": f"{api}  (API docs {api}/docs, every process's metrics {api}/metrics)",
             "scheduler": f"timers and stranded deliveries in {masked(database)}",
         }
         for child in supervisor.children:

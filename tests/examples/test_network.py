@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -32,8 +33,10 @@ from tests.support.examples import (
     running,
     wait_for_ehr_appointment,
 )
+from tests.support.metrics import value
 
 RUN_PY = EXAMPLES / "network" / "run.py"
+METRICS_TOKEN = "network-metrics-token"
 CONFIG = EXAMPLES / "network" / "practice-sync.toml"
 CHILDREN = {"sandbox-ehr", "serve", "worker-1", "worker-2", "scheduler"}
 PROVIDERS_IN_THE_EHR = {"dr_lee": "1001", "dr_patel": "1002", "np_garcia": "1003"}
@@ -75,6 +78,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     """run.py started, everything up; stopped with SIGTERM afterwards if still running."""
     port, ehr_port = free_port(), free_port()
     messages, sandbox = tmp_path / "messages", tmp_path / "sandbox-ehr.db"
+    metrics = tmp_path / "metrics"  # an earlier run's leftovers, which run.py must clear
+    metrics.mkdir()
+    (metrics / "counter_1.db").write_bytes(b"not a metrics file")
+    (metrics / "notes.txt").write_text("not ours to delete")
     with postgres_schema_url() as database_url, redis_queue() as (broker_url, queue):
         env = environment(
             PRACTICE_SYNC_DATABASE_URL=database_url,
@@ -83,6 +90,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             PRACTICE_SYNC_HTTP__PORT=str(port),
             PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__FILE_FOLDER=str(messages),
             PRACTICE_SYNC_SANDBOX_EHR_API_KEY="network-example-key",
+            PRACTICE_SYNC_METRICS__TOKEN=METRICS_TOKEN,
+            PROMETHEUS_MULTIPROC_DIR=str(metrics),
         )
         command = [
             sys.executable,
@@ -149,6 +158,7 @@ def test_both_practices_book_sync_and_message_then_sigterm_stops_every_process(d
     finally:
         database.dispose()
     assert states == {"northside": SyncState.SYNCED, "riverside": SyncState.SYNCED}
+    scraped = scrape_metrics(deployment)
 
     # The go-live checks, with the environment run.py gives its processes: everything passes
     # but the file channel, which is for development.
@@ -178,8 +188,39 @@ def test_both_practices_book_sync_and_message_then_sigterm_stops_every_process(d
     # The workers, not the server, ran the deliveries.
     done = [line for line in output.splitlines() if '"delivery done"' in line]
     assert done and all(line.startswith("worker-") for line in done)
-    for value in patient_data(PATIENT) + patient_data(SECOND_PATIENT):
-        assert value not in output
+    for datum in patient_data(PATIENT) + patient_data(SECOND_PATIENT):
+        assert datum not in output
+        assert datum not in scraped
+
+
+def scrape_metrics(deployment: Deployment) -> str:
+    """``serve``'s /metrics adds up what every process counted: the events the server
+    committed, the deliveries and EHR calls the workers ran, the database's state now."""
+    response = httpx.get(
+        f"{deployment.base}/metrics",
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    text = response.text
+    for practice in ("northside", "riverside"):
+        mine = {"practice": practice}
+        assert value(text, "practice_sync_events_total", kind="request", **mine) == 1
+        assert value(text, "practice_sync_events_total", kind="request_synced", **mine) == 1
+        synced = {"plugin": "ehr_sync", "hook": "on_request", **mine}
+        assert value(text, "practice_sync_deliveries_total", outcome="done", **synced) == 1
+        assert value(text, "practice_sync_delivery_latency_seconds_count", **synced) == 1
+        created = {"kind": "ehr", "method": "create_tentative_appointment", **mine}
+        assert value(text, "practice_sync_adapter_call_seconds_count", **created) == 1
+        assert value(text, "practice_sync_adapter_call_seconds_count", kind="channel", **mine) >= 2
+        for status in ("pending", "running", "dead"):
+            assert value(text, "practice_sync_deliveries", status=status, **mine) == 0
+    folder = Path(deployment.env["PROMETHEUS_MULTIPROC_DIR"])
+    writers = {int(m) for m in re.findall(r"_(\d+)\.db", " ".join(os.listdir(folder)))}
+    pids = deployment.pids()
+    assert {pids["serve"], pids["worker-1"], pids["worker-2"]} <= writers
+    assert 1 not in writers and (folder / "notes.txt").exists()  # only the leftovers went
+    return text
 
 
 def test_a_process_that_dies_stops_the_others_and_run_py_fails(deployment):

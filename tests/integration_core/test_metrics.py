@@ -22,20 +22,11 @@ from integration_core.timers import schedule
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
 from tests.support.booking import MONDAY_MORNING, booking
 from tests.support.events import emit_request
+from tests.support.metrics import value
 from tests.support.sandbox_ehr import API_KEY, book_and_sync, sync_overrides
 
 TOKEN = "metrics-token"
 SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples named ``name`` whose labels include ``labels`` (0 if none)."""
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == name and labels.items() <= sample.labels.items()
-    )
 
 
 class Scrapes:
