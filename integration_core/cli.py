@@ -287,7 +287,11 @@ def dead_letters_list(state: State, practice: str | None) -> None:
 def dead_letters_replay(state: State, delivery_id: str) -> None:
     """Give a dead delivery a fresh set of attempts."""
     runtime = state.runtime()
-    if not runtime.runner.replay(delivery_id):
+    try:
+        replayed = runtime.runner.replay(delivery_id)
+    finally:
+        runtime.close()
+    if not replayed:
         raise click.ClickException(f"{delivery_id} is not a dead delivery")
     click.echo(f"{delivery_id} queued again")
 

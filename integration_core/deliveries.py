@@ -353,7 +353,9 @@ class DeliveryRunner:
             row.attempts = 0
             row.next_attempt_at = now
             row.retry_from = now
-            row.enqueued_at = now
+            # Not marked handed off: the next sweep sends it too, since this process's broker
+            # may reach no worker (a CLI on the in-process broker). A second send is harmless.
+            row.enqueued_at = None
             row.finished_at = None
             ids = [row.id]
             self.db.after_commit(session, lambda: self.outbox.dispatcher.send(ids))

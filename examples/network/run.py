@@ -5,9 +5,10 @@
 
 In order, each waited for (with a bound) before the next: ``practice-sync migrate`` (to
 completion), the sandbox EHR server (``practice-sync sandbox-ehr``, until it answers),
-``serve`` (until ``/readyz`` answers: database and broker reachable), the ``worker``s (until
-each reports its threads), then the ``scheduler`` — and each until it handles SIGTERM itself,
-so that stopping it is a graceful stop, never an interrupted start. Their output is printed
+``serve`` (until ``/readyz`` answers: database and broker reachable), the ``worker``s, then
+the ``scheduler`` — each until it handles SIGTERM itself, which a worker does once its threads
+run, so that stopping it is a graceful stop, never an interrupted start (whatever the log
+level lets it say). Their output is printed
 line by line, each line prefixed with the process's name; once all are up, where each one
 listens.
 
@@ -68,10 +69,8 @@ def say(name: str, text: str) -> None:
 class Child:
     """One practice-sync process: its output pumped to ours, prefixed with its name."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], marker: str = "") -> None:
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.name = name
-        self.marker = marker
-        self.marked = threading.Event()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*PRACTICE_SYNC, *args],
@@ -88,8 +87,6 @@ class Child:
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             line = raw.decode(errors="replace").rstrip("\n")
-            if self.marker and self.marker in line:  # a log line, in whichever format
-                self.marked.set()
             say(self.name, line)
 
     @property
@@ -133,8 +130,7 @@ class Supervisor:
 
     def start(self, name: str, args: list[str], ready: Callable[[Child], bool]) -> Child:
         """Start a child and wait until ``ready(child)``; raise if it exits or takes too long."""
-        marker = "thread(s) started" if args[0] == "worker" else ""
-        child = Child(name, args, self.env, marker=marker)
+        child = Child(name, args, self.env)
         self.children.append(child)
         deadline = time.monotonic() + self.ready_seconds
         while not (ready(child) and child.stoppable()):
@@ -272,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.start("sandbox-ehr", sandbox, answers(f"{ehr}/healthz"))
         supervisor.start("serve", ["serve"], answers(f"{api}/readyz"))
         for number in range(1, args.workers + 1):
-            supervisor.start(f"worker-{number}", ["worker"], lambda child: child.marked.is_set())
+            # A worker takes over SIGTERM once its threads run: stoppable is started.
+            supervisor.start(f"worker-{number}", ["worker"], lambda child: True)
         supervisor.start("scheduler", ["scheduler"], lambda child: True)
         database = os.environ.get("PRACTICE_SYNC_DATABASE_URL", document.get("database_url", ""))
         broker = document.get("broker", {})

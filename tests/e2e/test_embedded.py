@@ -80,7 +80,21 @@ def test_run_serves_delivers_and_dead_letters_are_handled_from_the_cli(tmp_path:
     expected = f"{dead_id}  practice=acme plugin=notifications hook=on_request"
     assert listed.stdout.startswith(expected)
     assert "code=external_unavailable" in listed.stdout
-    assert cli("replay", dead_id).stdout.strip() == f"{dead_id} queued again"
+    server = start(env, "run", tmp_path / "run-again.log")
+    try:
+        wait_until_ready(base)
+        # The command's own in-process broker dies with it: the running server's next sweep
+        # runs the delivery, long before a lost hand-off's grace would.
+        assert cli("replay", dead_id).stdout.strip() == f"{dead_id} queued again"
+
+        def replayed() -> bool:
+            with db.read() as session:
+                return session.get(Delivery, dead_id).status is DeliveryStatus.DONE
+
+        wait_until(replayed, 10, "the running server to run the replayed delivery")
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
     refused = cli("replay", dead_id)
     assert refused.returncode == 1
     assert "is not a dead delivery" in refused.stderr
