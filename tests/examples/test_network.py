@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from integration_core.records import AppointmentRequest, SyncState
-from integration_core.store import Database
+from integration_core.store import Database, Delivery, DeliveryStatus
 from integration_core.testing.processes import free_port, wait_until
 from integration_core.testing.services import postgres_schema_url
 from tests.support.examples import (
@@ -149,15 +149,25 @@ def test_both_practices_book_sync_and_message_then_sigterm_stops_every_process(d
 
     database = Database(deployment.database_url)
     try:
-        with database.read() as session:
-            states = dict(
-                session.execute(
-                    select(AppointmentRequest.practice_id, AppointmentRequest.sync_state)
-                ).all()
-            )
+
+        def settled() -> bool:
+            """Both requests synced (set by a delivery of its own, which may still be running
+            when the messages are out) and no delivery left to run."""
+            with database.read() as session:
+                states = dict(
+                    session.execute(
+                        select(AppointmentRequest.practice_id, AppointmentRequest.sync_state)
+                    ).all()
+                )
+                unfinished = session.scalar(
+                    select(func.count()).where(Delivery.status != DeliveryStatus.DONE)
+                )
+            synced = {"northside": SyncState.SYNCED, "riverside": SyncState.SYNCED}
+            return states == synced and unfinished == 0
+
+        wait_until(settled, 30, "both requests synced and every delivery done")
     finally:
         database.dispose()
-    assert states == {"northside": SyncState.SYNCED, "riverside": SyncState.SYNCED}
     scraped = scrape_metrics(deployment)
 
     # The go-live checks, with the environment run.py gives its processes: everything passes
