@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -27,10 +28,12 @@ from integration_core.store import Database
 from integration_core.store.migrate import upgrade
 from integration_core.sweeper import sweep
 from integration_core.timers import fire_due
+from integration_core.webhook_messages import forget_expired
 
 __all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
+FORGET_WEBHOOKS_EVERY = timedelta(minutes=10)
 
 
 class Runtime:
@@ -63,6 +66,7 @@ class Runtime:
         self._worker: dramatiq.Worker | None = None
         self._scheduler_stop = threading.Event()
         self._scheduler_thread: threading.Thread | None = None
+        self._forgotten_at: datetime | None = None
 
     def migrate(self) -> None:
         """Bring the schema up to date, then let plugins import their seed data."""
@@ -75,10 +79,14 @@ class Runtime:
     # -- scheduler ------------------------------------------------------------------------
 
     def tick(self) -> tuple[int, int]:
-        """One scheduler pass: fire due timers, re-send stranded deliveries."""
+        """One scheduler pass: fire due timers, re-send stranded deliveries; now and then,
+        forget the webhook messages no replay could use any more."""
         now = self.clock.now()
         fired = fire_due(self.db, self.outbox, now, batch_size=self.settings.scheduler.batch_size)
         resent = sweep(self.db, self.outbox, self.settings, now)
+        if self._forgotten_at is None or now - self._forgotten_at >= FORGET_WEBHOOKS_EVERY:
+            forget_expired(self.db, now)
+            self._forgotten_at = now
         return fired, len(resent)
 
     def start_scheduler(self) -> None:

@@ -10,6 +10,7 @@ from integration_core.store.tables import (
     IdLink,
     Timer,
     TimerStatus,
+    WebhookMessage,
 )
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "IdLink",
     "Timer",
     "TimerStatus",
+    "WebhookMessage",
     "new_id",
 ]

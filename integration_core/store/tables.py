@@ -38,6 +38,7 @@ __all__ = [
     "Timer",
     "TimerStatus",
     "UTCDateTime",
+    "WebhookMessage",
     "enum_column",
 ]
 
@@ -177,6 +178,19 @@ class IdLink(Base):
     system: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class WebhookMessage(Base):
+    """A signed inbound message already acted on, kept while its signature could still be
+    replayed (the source's tolerance window), so that the same message is refused twice."""
+
+    __tablename__ = "webhook_messages"
+    __table_args__ = (Index("ix_webhook_messages_keep_until", "keep_until"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime]
+    keep_until: Mapped[datetime]
 
 
 class AuditEntry(Base):
