@@ -11,6 +11,10 @@ Time zones: slots are laid out on the location's wall clock. A wall-clock time t
 exist (the spring-forward gap) yields no slot; on the repeated hour (fall back) each
 wall-clock slot is offered once, at its first occurrence. A slot lasts ``slot_minutes`` of
 real time from its start.
+
+Only local dates a bookable start can fall on — from the day before now to the day after the
+horizon — are ever laid out, so any date (year 1, year 9999) is safe to ask about and costs
+nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +40,15 @@ from integration_core.api import busy_time_query, epoch_seconds
 from plugins.growth_platform.config import WEEKDAYS, clock_minutes
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
-__all__ = ["CalendarData", "Slot", "Taken", "calendar_slots", "open_slots", "wall_clock_slots"]
+__all__ = [
+    "CalendarData",
+    "Slot",
+    "Taken",
+    "bookable_window",
+    "calendar_slots",
+    "open_slots",
+    "wall_clock_slots",
+]
 
 Interval = tuple[int, int]
 """[start, end) in POSIX seconds."""
@@ -227,6 +239,22 @@ def wall_clock_slots(calendar: CalendarData, zone: ZoneInfo, day: date) -> Itera
             yield Slot(calendar.provider_id, calendar.location_id, start_time, end_time, start)
 
 
+def bookable_window(calendar: CalendarData, now: datetime) -> tuple[int, int]:
+    """The first and last slot start ``calendar`` takes at ``now`` (POSIX seconds, inclusive):
+    after its minimum notice, within its horizon."""
+    now_s = int(now.timestamp())
+    return now_s + calendar.min_notice_minutes * 60, now_s + calendar.horizon_days * 86400
+
+
+def _reachable_days(first_day: date, last_day: date, earliest: int, latest: int) -> Iterator[date]:
+    """The local dates of ``first_day``..``last_day`` on which a start in [earliest, latest]
+    can fall, whatever the zone (UTC offsets are under a day): nothing is laid out, and no
+    date arithmetic done, outside them."""
+    first = max(first_day.toordinal(), _EPOCH + earliest // 86400 - 1)
+    last = min(last_day.toordinal(), _EPOCH + latest // 86400 + 1)
+    return map(date.fromordinal, range(first, last + 1))
+
+
 def calendar_slots(
     calendar: CalendarData,
     zone: ZoneInfo,
@@ -239,13 +267,10 @@ def calendar_slots(
     """The open slots of one calendar on the local dates ``first_day``..``last_day``."""
     plan = plan_of(calendar)
     length = plan.step * 60
-    now_s = int(now.timestamp())
-    earliest = now_s + calendar.min_notice_minutes * 60
-    latest = now_s + calendar.horizon_days * 86400
+    earliest, latest = bookable_window(calendar, now)
     provider, location = calendar.provider_id, calendar.location_id
     slots: list[Slot] = []
-    day = first_day
-    while day <= last_day:
+    for day in _reachable_days(first_day, last_day, earliest, latest):
         for run in _day_grid(plan, zone, day):
             for i, j in taken.free_spans(run.starts, length, earliest, latest):
                 slots.extend(
@@ -258,7 +283,6 @@ def calendar_slots(
                         run.starts[i:j],
                     )
                 )
-        day += timedelta(days=1)
     return slots
 
 
@@ -318,10 +342,23 @@ def open_slots(
     ]
     if not calendars:
         return []
-    # Local dates span at most a day either side of UTC.
+    # Busy time is read for the local dates some calendar can offer a slot on (a local date
+    # spans at most a day either side of UTC).
+    reachable = list(
+        _reachable_days(
+            first_day,
+            last_day,
+            int(now.timestamp()),
+            max(bookable_window(c, now)[1] for c in calendars),
+        )
+    )
+    if not reachable:
+        return []
     window = {
-        "window_start": datetime.combine(first_day - timedelta(days=1), datetime.min.time(), UTC),
-        "window_end": datetime.combine(last_day + timedelta(days=2), datetime.min.time(), UTC),
+        "window_start": datetime.combine(
+            reachable[0] - timedelta(days=1), datetime.min.time(), UTC
+        ),
+        "window_end": datetime.combine(reachable[-1] + timedelta(days=2), datetime.min.time(), UTC),
     }
     chosen["providers"] = sorted({c.provider_id for c in calendars})
     blocks: dict[tuple[str, str], list[Interval]] = defaultdict(list)
@@ -342,7 +379,12 @@ def open_slots(
         )
         slots.extend(
             calendar_slots(
-                calendar, zones[calendar.location_id], first_day, last_day, now=now, taken=taken
+                calendar,
+                zones[calendar.location_id],
+                reachable[0],
+                reachable[-1],
+                now=now,
+                taken=taken,
             )
         )
     slots.sort(key=attrgetter("at"))  # stable: ties keep provider, location order

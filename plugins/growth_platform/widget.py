@@ -37,6 +37,9 @@ __all__ = ["router"]
 
 log = logging.getLogger(__name__)
 MAX_RANGE_DAYS = 31
+DATE_REACH_DAYS = 366
+"""How far from today (UTC) the slots list may be asked about: a year, further than any
+calendar's horizon (at most 365 days) reaches."""
 router = APIRouter(
     prefix="/v1/practices/{practice}/widget",
     tags=["booking widget"],
@@ -212,9 +215,18 @@ def slots(
     provider: str | None = None,
     virtual: bool = False,
 ) -> Response:
-    """Open slots between two local dates, filtered like the widget filters."""
+    """Open slots between two local dates — at most 31 days apart, within a year of today —
+    filtered like the widget filters."""
     engine = get_engine(request)
     settings, growth = _practice(engine, practice)
+    today = engine.clock.now().astimezone(UTC).date()
+    out_of_reach = {
+        name: f"must be within {DATE_REACH_DAYS} days of today"
+        for name, value in (("start", start), ("end", end))
+        if abs(value.toordinal() - today.toordinal()) > DATE_REACH_DAYS
+    }
+    if out_of_reach:
+        raise ApiError(422, "invalid_request", "Some fields are not valid.", fields=out_of_reach)
     if end < start:
         raise ApiError(
             422,

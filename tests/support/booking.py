@@ -1,13 +1,15 @@
 """The booking practice the booking-platform tests use: three providers over three locations
-(two time zones) with seeded calendars, a request body to post, and reading the widget's slots."""
+(two time zones) with seeded calendars, a request body to post, reading the widget's slots,
+and changing what is free: a calendar replaced, an appointment booked straight in the store."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from integration_core.records import Appointment, AppointmentStatus, Origin
 from plugins.growth_platform.widget import SlotList
 
 WEEKDAYS_9_TO_5_WITH_LUNCH = {
@@ -141,3 +143,40 @@ def booking(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def put_calendar(client: TestClient, provider: str, location: str, body: dict[str, Any]) -> None:
+    """Replace a calendar through the staff API."""
+    response = client.put(
+        f"/v1/practices/acme/calendars/{provider}/{location}", json=body, headers=STAFF
+    )
+    assert response.status_code == 200, response.text
+
+
+def book(
+    runtime: Any,
+    provider: str,
+    location: str,
+    start: datetime,
+    minutes: int,
+    status: AppointmentStatus = AppointmentStatus.BOOKED,
+    origin: Origin = Origin.EHR,
+) -> None:
+    """An appointment stored directly, as the EHR sync stores one (EHR origin, booked)."""
+    with runtime.db.transaction() as session:
+        session.add(
+            Appointment(
+                id=f"apt{start.timestamp():.0f}{location}",
+                practice_id="acme",
+                provider_id=provider,
+                location_id=location,
+                reason_id=None,
+                start_at=start,
+                end_at=start + timedelta(minutes=minutes),
+                status=status,
+                origin=origin,
+                virtual=False,
+                created_at=runtime.clock.now(),
+                updated_at=runtime.clock.now(),
+            )
+        )

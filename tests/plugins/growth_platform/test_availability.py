@@ -1,13 +1,17 @@
-"""Slots: calendars, breaks, toggles, notice, horizon, blocks, busy providers, time zones, DST."""
+"""Slots: calendars, breaks, toggles, notice, horizon, blocks, busy providers, time zones, DST,
+and dates at the edges of the calendar."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import event
 
-from integration_core.records import Appointment, AppointmentStatus, Origin
-from tests.support.booking import STAFF, slots, starts
+from integration_core.records import AppointmentStatus
+from plugins.growth_platform.availability import open_slots
+from tests.support.booking import MONDAY_MORNING, STAFF, book, put_calendar, slots, starts
 
 TELEHEALTH_NIGHTS = {
     "slot_minutes": 30,
@@ -25,41 +29,6 @@ ORDINARY = {
     "horizon_days": 365,
     "days": {day: {"enabled": True} for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
 }
-
-
-def put_calendar(client, provider: str, location: str, body: dict) -> None:
-    response = client.put(
-        f"/v1/practices/acme/calendars/{provider}/{location}", json=body, headers=STAFF
-    )
-    assert response.status_code == 200, response.text
-
-
-def book(
-    runtime,
-    provider: str,
-    location: str,
-    start: datetime,
-    minutes: int,
-    status=AppointmentStatus.BOOKED,
-    origin=Origin.EHR,
-):
-    with runtime.db.transaction() as session:
-        session.add(
-            Appointment(
-                id=f"apt{start.timestamp():.0f}{location}",
-                practice_id="acme",
-                provider_id=provider,
-                location_id=location,
-                reason_id=None,
-                start_at=start,
-                end_at=start + timedelta(minutes=minutes),
-                status=status,
-                origin=origin,
-                virtual=False,
-                created_at=runtime.clock.now(),
-                updated_at=runtime.clock.now(),
-            )
-        )
 
 
 def test_a_weekday_with_a_lunch_break(client):
@@ -311,3 +280,51 @@ def test_a_fixed_number_of_queries_whatever_the_number_of_providers(client, runt
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", count)
     assert one == everyone == 2  # calendars, then blocks and appointments together
+
+
+@pytest.mark.parametrize(
+    ("params", "fields"),
+    [
+        ({"start": "0001-01-01", "end": "0001-01-01"}, {"start", "end"}),
+        ({"start": "0001-01-01", "end": "2027-01-05"}, {"start"}),
+        ({"start": "9999-12-31", "end": "9999-12-31"}, {"start", "end"}),
+        ({"start": "2027-01-05", "end": "9999-12-31"}, {"end"}),
+        ({"start": "9999-12-30", "end": "0001-01-02"}, {"start", "end"}),
+        ({"start": "2028-01-06", "end": "2028-01-07"}, {"start", "end"}),  # over a year ahead
+    ],
+)
+def test_slots_at_the_edge_of_the_calendar_name_the_parameter(client, params, fields):
+    for extra in ({}, {"provider": "np_garcia"}, {"location": "uptown", "reason": "follow_up"}):
+        response = client.get("/v1/practices/acme/widget/slots", params={**params, **extra})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert (error["code"], set(error["fields"])) == ("invalid_request", fields)
+        assert error["fields"][next(iter(fields))] == "must be within 366 days of today"
+
+
+def test_slots_a_year_either_way_are_answered(client):
+    for start in ("2026-01-04", "2028-01-04"):
+        response = client.get(
+            "/v1/practices/acme/widget/slots", params={"start": start, "end": start}
+        )
+        assert (response.status_code, response.json()) == (200, {"slots": []})
+
+
+def test_open_slots_on_any_dates_lays_out_only_the_bookable_ones(runtime):
+    def found(first: date, last: date) -> list:
+        with runtime.db.read() as session:
+            return open_slots(
+                session,
+                practice_id="acme",
+                zones={"downtown": ZoneInfo("America/New_York")},
+                first_day=first,
+                last_day=last,
+                now=MONDAY_MORNING,
+                providers=["dr_lee"],
+                locations=["downtown"],
+            )
+
+    assert found(date.min, date(1, 1, 31)) == []
+    assert found(date(9999, 12, 1), date.max) == []
+    bookable = found(date(2027, 1, 3), date(2027, 3, 6))  # the 60-day horizon, a day each side
+    assert bookable and found(date.min, date.max) == bookable
