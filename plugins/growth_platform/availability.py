@@ -14,7 +14,8 @@ real time from its start.
 
 Only local dates a bookable start can fall on — from the day before now to the day after the
 horizon — are ever laid out, so any date (year 1, year 9999) is safe to ask about and costs
-nothing.
+nothing. When a requested start is not offered, :func:`why_not_offered` says why, from the same
+rules and the same grid that compute the slots.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
 from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter
@@ -42,12 +44,17 @@ from plugins.growth_platform.tables import Calendar, TimeBlock
 
 __all__ = [
     "CalendarData",
+    "NotOffered",
     "Slot",
+    "StartProblem",
     "Taken",
     "bookable_window",
     "calendar_slots",
+    "find_slot",
+    "is_blocked",
     "open_slots",
     "wall_clock_slots",
+    "why_not_offered",
 ]
 
 Interval = tuple[int, int]
@@ -286,6 +293,93 @@ def calendar_slots(
     return slots
 
 
+class StartProblem(StrEnum):
+    """Why a requested start is not an open slot, in the order :func:`why_not_offered` checks
+    them: whether the calendar takes bookings that far ahead at all, then the shape of its
+    days, then whether the slot is free. The values are the widget's stable error codes."""
+
+    START_IN_PAST = "start_in_past"
+    TOO_SHORT_NOTICE = "too_short_notice"
+    BEYOND_BOOKING_HORIZON = "beyond_booking_horizon"
+    OUTSIDE_CALENDAR_HOURS = "outside_calendar_hours"
+    """On a day the calendar is off, or at a time of day outside its ranges (breaks too)."""
+    OFF_SLOT_GRID = "off_slot_grid"
+    """Within the calendar's hours, but not the start of one of its slots."""
+    TAKEN = "slot_unavailable"
+    """A slot of the calendar, taken by an appointment of the provider (at any location, of
+    any origin) or by a time block."""
+
+
+class NotOffered(NamedTuple):
+    problem: StartProblem
+    hint: str
+    """What is wrong with the start and what would do, for the patient; never the value sent."""
+
+
+def _posix(moment: datetime) -> tuple[int, bool]:
+    """An aware datetime as whole POSIX seconds (floored), and whether it had no fraction —
+    exact, and safe for any year: aware subtraction never leaves the calendar."""
+    since = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return since.days * 86400 + since.seconds, since.microseconds == 0
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def why_not_offered(
+    calendar: CalendarData, zone: ZoneInfo, start: datetime, *, now: datetime
+) -> NotOffered:
+    """Why ``start`` (aware) is not among ``calendar``'s open slots at ``now``.
+
+    Ask only about a start that is not offered: this checks the calendar's rules, in the
+    order a patient can act on — past, notice, horizon, the calendar's days and hours, its slot
+    grid — and a start that passes every rule is a slot that is taken
+    (:attr:`StartProblem.TAKEN`). No database access; safe for any datetime.
+    """
+    at, whole_second = _posix(start)
+    earliest, latest = bookable_window(calendar, now)
+    if at < int(now.timestamp()):
+        return NotOffered(StartProblem.START_IN_PAST, "this time has passed; choose a later slot")
+    if at < earliest:
+        return NotOffered(
+            StartProblem.TOO_SHORT_NOTICE,
+            f"bookings need {calendar.min_notice_minutes} minutes' notice; choose a later slot",
+        )
+    if at > latest:
+        return NotOffered(
+            StartProblem.BEYOND_BOOKING_HORIZON,
+            f"bookings open at most {calendar.horizon_days} days ahead; choose an earlier slot",
+        )
+    local = start.astimezone(zone)  # within the horizon: a date near today
+    plan = plan_of(calendar)
+    ranges = plan.by_weekday[local.weekday()]
+    if not ranges:
+        return NotOffered(
+            StartProblem.OUTSIDE_CALENDAR_HOURS,
+            f"no bookings on {_DAY_NAMES[local.weekday()]}s here; choose another day",
+        )
+    minute = local.hour * 60 + local.minute
+    if not any(first <= minute < last for first, last in ranges):
+        hours = ", ".join(f"{_clock(first)}–{_clock(last)}" for first, last in ranges)
+        return NotOffered(
+            StartProblem.OUTSIDE_CALENDAR_HOURS,
+            f"outside the hours on {_DAY_NAMES[local.weekday()]}s here ({hours}); "
+            "choose a time within them",
+        )
+    grid = _day_grid(plan, zone, local.date())
+    if not whole_second or not any(at in run.starts for run in grid):
+        return NotOffered(
+            StartProblem.OFF_SLOT_GRID,
+            f"not the start of a slot (slots are {plan.step} minutes long); "
+            "choose a start the slots list offers",
+        )
+    return NotOffered(StartProblem.TAKEN, "this time is taken; choose another slot")
+
+
 _CALENDARS = select(
     Calendar.provider_id,
     Calendar.location_id,
@@ -389,3 +483,77 @@ def open_slots(
         )
     slots.sort(key=attrgetter("at"))  # stable: ties keep provider, location order
     return slots
+
+
+def find_slot(
+    session: Session,
+    *,
+    practice_id: str,
+    provider_id: str,
+    location_id: str,
+    zone: ZoneInfo,
+    start: datetime,
+    now: datetime,
+) -> Slot | NotOffered | None:
+    """The open slot of the provider's calendar at the location starting at ``start``
+    (aware, any offset), why it is not offered, or None when there is no such calendar.
+
+    The slot is looked up the way the slots list computes it (two statements); only a start
+    that is not offered reads the calendar again to be diagnosed (:func:`why_not_offered`).
+    """
+    try:
+        day: date | None = start.astimezone(zone).date()
+    except OverflowError:  # year 1 or 9999 in another offset: never bookable
+        day = None
+    if day is not None:
+        at, whole_second = _posix(start)
+        for slot in open_slots(
+            session,
+            practice_id=practice_id,
+            zones={location_id: zone},
+            first_day=day,
+            last_day=day,
+            now=now,
+            providers=[provider_id],
+            locations=[location_id],
+        ):
+            if slot.at == at and whole_second:
+                return slot
+    row = (
+        session.connection()
+        .execute(
+            _CALENDARS,
+            {"practice": practice_id, "providers": [provider_id], "locations": [location_id]},
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return why_not_offered(cast(CalendarData, row), zone, start, now=now)
+
+
+def is_blocked(
+    session: Session,
+    *,
+    practice_id: str,
+    provider_id: str,
+    location_id: str,
+    start: datetime,
+    end: datetime,
+) -> bool:
+    """Whether a time block of the calendar overlaps [start, end) — to be asked inside the
+    booking's transaction, after the slot was found open."""
+    return (
+        session.scalar(
+            select(TimeBlock.id)
+            .where(
+                TimeBlock.practice_id == practice_id,
+                TimeBlock.provider_id == provider_id,
+                TimeBlock.location_id == location_id,
+                TimeBlock.start_at < end,
+                TimeBlock.end_at > start,
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from integration_core.api import (
     ApiError,
     Engine,
+    ErrorBody,
     PracticeSettings,
     SlotUnavailable,
     body_hash,
@@ -28,7 +29,14 @@ from integration_core.api import (
     replay_idempotent,
     submit_request,
 )
-from plugins.growth_platform.availability import Slot, open_slots
+from plugins.growth_platform.availability import (
+    NotOffered,
+    Slot,
+    StartProblem,
+    find_slot,
+    is_blocked,
+    open_slots,
+)
 from plugins.growth_platform.config import PracticeGrowthSettings
 from plugins.growth_platform.forms import BookingBody, to_form
 from plugins.growth_platform.state import growth_settings
@@ -266,11 +274,54 @@ def slots(
     return Response(to_json(body), media_type="application/json")
 
 
+_UNAVAILABLE = "That time is taken; choose another slot."
+_NOT_OFFERED = {
+    StartProblem.START_IN_PAST: "That time has passed; choose one of the open slots.",
+    StartProblem.TOO_SHORT_NOTICE: "That time is too soon to book online; choose a later slot.",
+    StartProblem.BEYOND_BOOKING_HORIZON: (
+        "That time is further ahead than online booking allows; choose an earlier slot."
+    ),
+    StartProblem.OUTSIDE_CALENDAR_HOURS: (
+        "The provider does not see patients at that time here; choose one of the open slots."
+    ),
+    StartProblem.OFF_SLOT_GRID: "That is not the start of a slot; choose one of the open slots.",
+}
+
+
+def _refuse_taken(
+    engine: Engine, practice: str, route: str, key: str | None, digest: str
+) -> JSONResponse:
+    """Answer a taken slot: with a key, the first answer if a concurrent retry of this very
+    request took it; otherwise 409 ``slot_unavailable``."""
+    if key is not None:
+        with engine.db.read() as session:
+            earlier = replay_idempotent(
+                session, practice_id=practice, route=route, key=key, digest=digest
+            )
+        if earlier is not None:
+            return earlier
+    raise ApiError(
+        409, "slot_unavailable", _UNAVAILABLE, fields={"start": "taken; choose another slot"}
+    )
+
+
 @router.post(
     "/requests",
     response_model=BookingAccepted,
     status_code=201,
-    responses={409: {"description": "slot_unavailable"}},
+    responses={
+        409: {
+            "model": ErrorBody,
+            "description": "`slot_unavailable`: the slot is taken (see the description)",
+        },
+        422: {
+            "model": ErrorBody,
+            "description": ", ".join(
+                f"`{code}`" for code in [*_NOT_OFFERED, "invalid_request", "idempotency_key_reused"]
+            )
+            + " (see the description)",
+        },
+    },
 )
 def create_request(
     practice: str,
@@ -280,7 +331,29 @@ def create_request(
 ) -> BookingAccepted | JSONResponse:
     """Request an appointment in an open slot; it waits for the practice to confirm.
 
-    With an ``Idempotency-Key`` a retry returns the first answer and books nothing new.
+    With an `Idempotency-Key` a retry returns the first answer and books nothing new.
+
+    Errors, each `{"error": {"code": …, "message": …, "fields": {…}}}`; clients branch on
+    the code:
+
+    - `409 slot_unavailable`: the slot is taken — by an appointment of the provider at any
+      location and of any origin, or by a time block — whether that is found before booking
+      or while booking (another patient was faster), and whatever else the request has
+      wrong. Choose another slot.
+    - `422`, the start is not a slot anyone can book; `fields.start` says what to change.
+      Checked in this order:
+      - `start_in_past`: the start has passed;
+      - `too_short_notice`: it is within the calendar's minimum notice;
+      - `beyond_booking_horizon`: it is further ahead than the calendar takes bookings;
+      - `outside_calendar_hours`: the calendar is off that day, or the time is outside its
+        hours that day (breaks included);
+      - `off_slot_grid`: within the hours, but not the start of one of its slots.
+
+      Other fields' problems, if any, are in `fields` too.
+    - `422 invalid_request`: any other problem, each under its field's name in `fields` — a
+      start without a UTC offset, or a provider who takes no online bookings at the location,
+      among them.
+    - `422 idempotency_key_reused`: the `Idempotency-Key` was used with another body.
     """
     engine = get_engine(request)
     digest = body_hash(body.model_dump_json().encode())
@@ -309,20 +382,38 @@ def create_request(
     )
     zone = settings.locations[zone_location].zone
     today = now.astimezone(zone).date()
-    slot: Slot | None = None
+    found: Slot | NotOffered | None = None
     if isinstance(allowed, tuple):
         providers, locations = allowed
         if body.provider not in providers or body.location not in locations:
             errors["provider"] = "does not offer this reason at this location"
         else:
-            day = body.start.astimezone(zone).date()
-            start = body.start.astimezone(UTC)
-            offered = _slots(engine, practice, settings, {body.provider}, {body.location}, day, day)
-            slot = next((s for s in offered if s.start == start), None)
-            if slot is None:
-                errors["start"] = "this time is not available; choose another slot"
-    form = to_form(body, settings, growth, today, errors)
-    assert slot is not None
+            with engine.db.read() as session:
+                found = find_slot(
+                    session,
+                    practice_id=practice,
+                    provider_id=body.provider,
+                    location_id=body.location,
+                    zone=zone,
+                    start=body.start,
+                    now=now,
+                )
+            if found is None:
+                errors["location"] = "this provider takes no online bookings here"
+    if isinstance(found, NotOffered):
+        if found.problem is StartProblem.TAKEN:
+            return _refuse_taken(engine, practice, route, key, digest)
+        errors["start"] = found.hint
+    try:
+        form = to_form(body, settings, growth, today, errors)
+    except ApiError as invalid:
+        if isinstance(found, NotOffered):  # the start's problem names the answer
+            raise ApiError(
+                422, found.problem.value, _NOT_OFFERED[found.problem], fields=invalid.fields
+            ) from None
+        raise
+    assert isinstance(found, Slot)
+    slot = found
     try:
         with engine.db.transaction() as session:
             if key is not None:
@@ -331,6 +422,16 @@ def create_request(
                 )
                 if earlier is not None:
                     return earlier
+            # A block added since the slot was found (bookings are checked in submit_request).
+            if is_blocked(
+                session,
+                practice_id=practice,
+                provider_id=slot.provider_id,
+                location_id=slot.location_id,
+                start=slot.start,
+                end=slot.end,
+            ):
+                raise SlotUnavailable(slot.provider_id)
             submitted = submit_request(
                 session,
                 engine.outbox,
@@ -369,17 +470,8 @@ def create_request(
                     now=now,
                 )
     except (SlotUnavailable, IntegrityError):
-        # A concurrent retry with the same key may have won: give its answer if so.
-        if key is not None:
-            with engine.db.read() as session:
-                earlier = replay_idempotent(
-                    session, practice_id=practice, route=route, key=key, digest=digest
-                )
-            if earlier is not None:
-                return earlier
-        raise ApiError(
-            409, "slot_unavailable", "That time was just taken; choose another slot."
-        ) from None
+        # Taken while booking; a concurrent retry with the same key may be who took it.
+        return _refuse_taken(engine, practice, route, key, digest)
     log.info(
         "booking request accepted",
         extra={"request_id": submitted.request_id, "practice_id": practice},
