@@ -1,4 +1,6 @@
-"""No double booking under concurrency: threads on SQLite, processes on PostgreSQL."""
+"""No double booking under concurrency, and every loser told the slot is taken (409
+``slot_unavailable``) — whether the check before the transaction or the one inside it caught
+it: threads over real HTTP and in process on SQLite and PostgreSQL, processes on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,9 +14,17 @@ from sqlalchemy import select
 from integration_core.http.app import create_app
 from integration_core.records import ACTIVE_STATUSES, Appointment
 from tests.support.booking import MONDAY_MORNING, booking, booking_overrides
-from tests.support.racing import post_together, process_main
+from tests.support.racing import (
+    Outcome,
+    post_together,
+    post_together_over_http,
+    process_main,
+    served,
+)
 
 SAME_SLOT = [booking(email=f"patient{i}@example.com") for i in range(20)]
+FIFTY = [booking(email=f"patient{i}@example.com") for i in range(50)]
+TAKEN = (409, "slot_unavailable")
 # dr_lee: downtown keeps 30-minute slots, uptown 20-minute ones; all three overlap 09:00–09:30.
 ACROSS_LOCATIONS = [
     booking(location="downtown", start="2027-01-05T09:00:00-05:00"),
@@ -39,9 +49,13 @@ def assert_no_overlap(appointments: list[Appointment]) -> None:
         assert a.end_at <= b.start_at or b.end_at <= a.start_at, (a.location_id, b.location_id)
 
 
-def race_in_processes(
-    database_url: str, bodies: list[dict], processes: int
-) -> list[tuple[int, dict]]:
+def assert_one_winner(outcomes: list[Outcome], racers: int) -> None:
+    assert len(outcomes) == racers
+    assert outcomes.count((201, None)) == 1, outcomes
+    assert outcomes.count(TAKEN) == racers - 1, outcomes
+
+
+def race_in_processes(database_url: str, bodies: list[dict], processes: int) -> list[Outcome]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(len(bodies))
     results = context.Queue()
@@ -68,12 +82,17 @@ ON_POSTGRES = pytest.mark.parametrize(
 )
 
 
-@ON_SQLITE
-def test_threads_racing_for_one_slot_on_sqlite(runtime):
-    outcomes = post_together(create_app(runtime), SAME_SLOT, threading.Barrier(len(SAME_SLOT)))
-    codes = [code for code, _ in outcomes]
-    assert codes.count(201) == 1
-    assert set(codes) <= {201, 409, 422}  # 422 once the slot has left availability
+def test_fifty_patients_racing_over_http_for_one_slot(runtime):
+    """The issue as seen from outside: every one of the 49 who lost is told the slot is taken."""
+    with served(create_app(runtime)) as base_url:
+        outcomes = post_together_over_http(base_url, FIFTY, threading.Barrier(len(FIFTY)))
+    assert_one_winner(outcomes, len(FIFTY))
+    assert len(active_appointments(runtime)) == 1
+
+
+def test_fifty_threads_racing_in_process_for_one_slot(runtime):
+    outcomes = post_together(create_app(runtime), FIFTY, threading.Barrier(len(FIFTY)))
+    assert_one_winner(outcomes, len(FIFTY))
     assert len(active_appointments(runtime)) == 1
 
 
@@ -82,7 +101,7 @@ def test_threads_racing_across_locations_on_sqlite(runtime):
     outcomes = post_together(
         create_app(runtime), ACROSS_LOCATIONS, threading.Barrier(len(ACROSS_LOCATIONS))
     )
-    assert {code for code, _ in outcomes} <= {201, 409, 422}
+    assert set(outcomes) <= {(201, None), TAKEN}
     winners = active_appointments(runtime)
     assert 1 <= len(winners) <= 2
     assert_no_overlap(winners)
@@ -92,16 +111,14 @@ def test_threads_racing_across_locations_on_sqlite(runtime):
 @pytest.mark.slow
 def test_processes_racing_on_postgresql(runtime):
     outcomes = race_in_processes(runtime.settings.database_url, SAME_SLOT, processes=4)
-    codes = [code for code, _ in outcomes]
-    assert codes.count(201) == 1, codes
-    assert set(codes) <= {201, 409, 422}
+    assert_one_winner(outcomes, len(SAME_SLOT))
     assert len(active_appointments(runtime)) == 1
 
     later = [
         dict(body, start=body["start"].replace("-01-05T", "-01-11T")) for body in ACROSS_LOCATIONS
     ]
     outcomes = race_in_processes(runtime.settings.database_url, later, processes=3)
-    assert {code for code, _ in outcomes} <= {201, 409, 422}
+    assert set(outcomes) <= {(201, None), TAKEN}
     winners = [a for a in active_appointments(runtime) if a.start_at.day == 11]
     assert 1 <= len(winners) <= 2
     assert_no_overlap(winners)
