@@ -189,16 +189,52 @@ class HttpSettings(ConfigSection):
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=0, le=65535)
     public_base_url: str = "http://127.0.0.1:8400"
+    forwarded_allow_ips: list[str] = Field(
+        default=[],
+        description='addresses (or networks, or "*" for any) of the proxies whose '
+        "X-Forwarded-For names the client; empty: the header is ignored",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f'{item!r} is not an IP address or network (such as 10.0.0.0/8), nor "*"'
+                ) from None
+        return value
 
 
 class RateLimitSettings(ConfigSection):
-    """Limits for public routes, in the ``limits`` notation (``60/minute``)."""
+    """Rate limits, in the ``limits`` notation (``60/minute``): public routes per client and
+    per practice, and failed staff authentications per client."""
 
     per_client: str = "60/minute"
     per_practice: str = "600/minute"
-    storage_url: str = Field(default="memory://", description="memory:// or redis://…")
+    staff_auth_failures: str = Field(
+        default="10/minute",
+        description="failed staff authentications a client may make; then every staff request "
+        "from it answers 429 until the window allows another",
+    )
+    storage_url: str = Field(
+        default="memory://",
+        description="memory:// (one process) or redis://… (shared by every process)",
+    )
+    key_prefix: str = Field(
+        default="practice_sync",
+        min_length=1,
+        description="first part of every counter's key: deployments sharing one Redis need "
+        "different ones",
+    )
 
-    @field_validator("per_client", "per_practice")
+    @field_validator("per_client", "per_practice", "staff_auth_failures")
     @classmethod
     def _parses(cls, value: str) -> str:
         from limits import parse_many

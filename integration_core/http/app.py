@@ -10,7 +10,11 @@ from pydantic import BaseModel
 import integration_core
 from integration_core.http import metrics_route, operations
 from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
-from integration_core.http.security import PublicRateLimiter
+from integration_core.http.security import (
+    PublicRateLimiter,
+    StaffAuthLimiter,
+    rate_limit_storage,
+)
 from integration_core.plugins import call_each
 from integration_core.registries import RouteRegistry
 from integration_core.store.migrate import applied_revisions, head_revisions
@@ -41,7 +45,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         responses={"default": {"model": ErrorBody}},
     )
     app.state.runtime = runtime
-    app.state.rate_limiter = PublicRateLimiter(runtime.settings.rate_limits)
+    limits = runtime.settings.rate_limits
+    store = rate_limit_storage(limits)
+    app.state.rate_limiter = PublicRateLimiter(limits, store)
+    app.state.staff_auth_limiter = StaffAuthLimiter(limits, store)
     install_error_handlers(app)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
