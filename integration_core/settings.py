@@ -189,6 +189,18 @@ class HttpSettings(ConfigSection):
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=0, le=65535)
     public_base_url: str = "http://127.0.0.1:8400"
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="largest request body any route takes (staff routes, webhooks); a larger "
+        "one is refused with 413 before it is read",
+    )
+    max_public_body_bytes: int = Field(
+        default=32_768,
+        ge=1,
+        description="largest request body a public route (the booking widget's) takes, and "
+        "any path no route serves",
+    )
     forwarded_allow_ips: list[str] = Field(
         default=[],
         description='addresses (or networks, or "*" for any) of the proxies whose '
@@ -210,6 +222,15 @@ class HttpSettings(ConfigSection):
                     f'{item!r} is not an IP address or network (such as 10.0.0.0/8), nor "*"'
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _public_within_max(self) -> HttpSettings:
+        if self.max_public_body_bytes > self.max_body_bytes:
+            raise ValueError(
+                f"max_public_body_bytes ({self.max_public_body_bytes}) is larger than "
+                f"max_body_bytes ({self.max_body_bytes})"
+            )
+        return self
 
 
 class RateLimitSettings(ConfigSection):

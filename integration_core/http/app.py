@@ -1,14 +1,22 @@
-"""The FastAPI app factory: core routes, plugin routers, one error shape."""
+"""The FastAPI app factory: core routes, plugin routers, one error shape.
+
+Around every route, plugins' included: request bodies over ``http.max_body_bytes`` (the
+smaller ``http.max_public_body_bytes`` on public routes) are refused with 413 before they are
+read (:mod:`integration_core.http.body_limit`), and a 405 names in ``Allow`` every method the
+path accepts, whichever router serves each.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 import integration_core
 from integration_core.http import metrics_route, operations
+from integration_core.http.body_limit import BodyLimit, RouteTable, route_path
 from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
 from integration_core.http.security import (
     PublicRateLimiter,
@@ -38,6 +46,19 @@ class Readiness(BaseModel):
     broker: bool
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 in the error shape, ``Allow`` listing the methods of every route at the path (the
+    router's own lists only those of the first route it found there)."""
+    assert isinstance(exc, HTTPException)
+    allowed = RouteTable(request.app.routes).allowed_methods(route_path(request.scope))
+    return error_response(
+        405,
+        "method_not_allowed",
+        f"{request.method} is not allowed here; the Allow header lists what is.",
+        headers={**(exc.headers or {}), "Allow": ", ".join(allowed)},
+    )
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="practice-sync",
@@ -50,6 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = PublicRateLimiter(limits, store)
     app.state.staff_auth_limiter = StaffAuthLimiter(limits, store)
     install_error_handlers(app)
+    app.add_exception_handler(405, _method_not_allowed)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -79,6 +101,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     call_each(runtime.pm, "register_routes", routes=routes, settings=runtime.settings)
     for router in routes.routers:
         app.include_router(router)
+    http = runtime.settings.http
+    # Added first, so plugins' middleware (the widget's CORS) wraps it and its 413 too.
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=http.max_body_bytes,
+        max_public_body_bytes=http.max_public_body_bytes,
+        routes=lambda: app.routes,
+    )
     for middleware, options in routes.middleware:
         app.add_middleware(middleware, **options)  # type: ignore[arg-type]
     return app
