@@ -81,6 +81,16 @@ from integration_core.events import (
     TimerEvent,
 )
 from integration_core.http.errors import ApiError, ErrorBody, ErrorDetail, install_error_handlers
+from integration_core.http.fields import (
+    FIRST_DAY,
+    LAST_DAY,
+    BoundedDate,
+    BoundedDatetime,
+    Identifier,
+    MultiLine,
+    PageCursor,
+    SingleLine,
+)
 from integration_core.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from integration_core.http.idempotency import body_hash
 from integration_core.http.idempotency import remember as remember_idempotent
@@ -124,7 +134,9 @@ from integration_core.store.tables import UTCDateTime, enum_column
 __all__ = [
     "ACTIVE_STATUSES",
     "EHR_SYSTEM",
+    "FIRST_DAY",
     "IDEMPOTENCY_HEADER",
+    "LAST_DAY",
     "AdapterFactory",
     "ApiError",
     "Appointment",
@@ -134,6 +146,8 @@ __all__ = [
     "AppointmentSyncedEvent",
     "Base",
     "BookingForm",
+    "BoundedDate",
+    "BoundedDatetime",
     "CancelEvent",
     "Channel",
     "ChannelFactory",
@@ -164,6 +178,7 @@ __all__ = [
     "ExternalUnavailable",
     "GoLiveCheck",
     "HookContext",
+    "Identifier",
     "InProcessTransport",
     "LifecycleEvent",
     "LinkConflict",
@@ -171,10 +186,12 @@ __all__ = [
     "Match",
     "Message",
     "MissingRecord",
+    "MultiLine",
     "NewAppointment",
     "NewPatient",
     "NotFound",
     "Origin",
+    "PageCursor",
     "PatientQuery",
     "PermanentError",
     "PracticeSettings",
@@ -191,6 +208,7 @@ __all__ = [
     "ReviewToRoute",
     "RouteRegistry",
     "Settings",
+    "SingleLine",
     "SlotUnavailable",
     "Staff",
     "StaffPrincipal",

@@ -8,6 +8,9 @@ submitted values back (they may be PHI).
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,9 +77,69 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+_NAME_PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_GENERIC = "not valid"
+_MAX_NEEDLES = 64
+
+
 def _field_name(loc: tuple[int | str, ...]) -> str:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    """The dotted name of a field from pydantic's ``loc``.
+
+    Parts a client chose rather than the model — a dict key, before pydantic's ``[key]``
+    marker, or anything not shaped like a field name — are left out (the name stops at the
+    field holding them), as are pydantic's union tags."""
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        if index == 0 and part in _LOCATIONS:
+            continue
+        if isinstance(part, int):
+            parts.append(str(part))
+            continue
+        following = loc[index + 1] if index + 1 < len(loc) else None
+        if following == "[key]" or not _NAME_PART.match(part):
+            if following == "[key]" or "[" not in part:
+                break  # a key the client chose: name the field that holds it
+            continue  # a union tag such as ``function-after[…]``
+        parts.append(part)
     return ".".join(parts) or "body"
+
+
+def _strings(value: object, found: list[str]) -> list[str]:
+    """The strings in a submitted value, up to a bound. Keys are left out: they are names, and
+    a message may well say one (``mon: ranges overlap``)."""
+    if len(found) >= _MAX_NEEDLES:
+        return found
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, found)
+    return found
+
+
+def _echoes(message: str, submitted: object) -> bool:
+    """Whether ``message`` repeats a submitted string, as typed or as Python would escape it."""
+    lowered = message.lower()
+    for text in _strings(submitted, []):
+        for form in (text.strip(), repr(text)[1:-1].strip()):
+            if len(form) >= 3 and form.lower() in lowered:
+                return True
+    return False
+
+
+def _field_message(item: Mapping[str, Any]) -> str:
+    """Pydantic's message describes the rule; a custom validator's might quote the value (and
+    ``ctx`` may), so a message that repeats what was submitted is replaced by a generic one."""
+    message = str(item.get("msg", _GENERIC))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if _echoes(message, item.get("input")):
+        return _GENERIC
+    return message
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -91,9 +154,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         if item.get("type") == "json_invalid":  # its loc is a character offset, not a field
             fields["body"] = "not valid JSON"
             continue
-        name = _field_name(tuple(item.get("loc", ())))
-        # pydantic's messages describe the rule, not the value; ctx may echo input, so skip it.
-        fields.setdefault(name, str(item.get("msg", "invalid")).removeprefix("Value error, "))
+        fields.setdefault(_field_name(tuple(item.get("loc", ()))), _field_message(item))
     return error_response(422, "invalid_request", "Some fields are not valid.", fields)
 
 
