@@ -6,13 +6,15 @@ Every call is audited under the name of the staff token used.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from integration_core import audit
 from integration_core.http.errors import ApiError
+from integration_core.http.fields import Identifier, PageCursor
 from integration_core.http.pagination import keyset_after, next_cursor
 from integration_core.http.security import Staff, get_runtime
 from integration_core.store import Delivery, DeliveryStatus, Event
@@ -48,7 +50,7 @@ class Replayed(BaseModel):
 def list_dead(
     request: Request,
     staff: Staff,
-    cursor: str | None = None,
+    cursor: PageCursor | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> DeadDeliveryPage:
     """Dead deliveries of this practice, oldest failure first."""
@@ -95,7 +97,11 @@ def list_dead(
 
 
 @router.post("/{delivery_id}/replay", response_model=Replayed, status_code=202)
-def replay(delivery_id: str, request: Request, staff: Staff) -> Replayed:
+def replay(
+    delivery_id: Annotated[Identifier, Path(description="the dead delivery's id")],
+    request: Request,
+    staff: Staff,
+) -> Replayed:
     """Give a dead delivery a fresh set of attempts."""
     runtime = get_runtime(request)
     with runtime.db.read() as session:
