@@ -13,43 +13,57 @@ from typing import Annotated, Literal
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool
 
-from integration_core.api import ApiError, BookingForm, PracticeSettings
+from integration_core.api import (
+    ApiError,
+    BookingForm,
+    BoundedDate,
+    BoundedDatetime,
+    Identifier,
+    MultiLine,
+    PracticeSettings,
+    SingleLine,
+)
 from plugins.growth_platform.config import PracticeGrowthSettings
 
 __all__ = ["BookingBody", "to_form"]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+Name = Annotated[str, SingleLine(max_length=100, not_blank=True)]
+Short = Annotated[str, SingleLine(max_length=120)]
+InsuranceId = Annotated[str, SingleLine(max_length=64)]
 MAX_AGE_YEARS = 120
 
 
 class BookingBody(BaseModel):
-    """A booking request from the widget."""
+    """A booking request from the widget.
 
-    provider: str = Field(description="provider slug, from the slot")
-    location: str = Field(description="location slug, from the slot")
-    reason: str = Field(description="reason-for-visit slug")
-    start: AwareDatetime = Field(description="the slot's start, as the slots endpoint gave it")
+    Every text field is one line without control characters (``notes`` may have line breaks
+    and tabs), names are not blank, dates lie between 1900 and 2999, and consents are JSON
+    ``true`` or ``false`` only."""
+
+    provider: Identifier = Field(description="provider slug, from the slot")
+    location: Identifier = Field(description="location slug, from the slot")
+    reason: Identifier = Field(description="reason-for-visit slug")
+    start: BoundedDatetime = Field(description="the slot's start, as the slots endpoint gave it")
     virtual: bool = False
     first_name: Name
     last_name: Name
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
-    date_of_birth: date
+    email: Annotated[str, SingleLine(max_length=254, not_blank=True)]
+    phone: Annotated[str, SingleLine(max_length=32, not_blank=True)]
+    date_of_birth: BoundedDate
     sex: Literal["female", "male", "other", "unknown"]
-    privacy_consent: bool = Field(description="accepted the privacy policy and terms (required)")
-    sms_consent: bool = Field(default=False, description="agreed to feedback requests by text")
+    privacy_consent: StrictBool = Field(
+        description="accepted the privacy policy and terms (required): JSON true or false only"
+    )
+    sms_consent: StrictBool = Field(
+        default=False, description="agreed to feedback requests by text: JSON true or false only"
+    )
     new_patient: bool = True
     insurance_carrier: Short | None = None
-    insurance_member_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
-    ) = None
-    insurance_group: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None
-    ) = None
-    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    insurance_member_id: InsuranceId | None = None
+    insurance_group: InsuranceId | None = None
+    notes: Annotated[str, MultiLine(max_length=2000)] | None = None
     heard_about: Short | None = Field(default=None, description="new patients only")
 
 

@@ -18,6 +18,7 @@ from integration_core.api import (
     Appointment,
     AppointmentRequest,
     AppointmentStatus,
+    PageCursor,
     Staff,
     SyncState,
     get_engine,
@@ -83,7 +84,7 @@ class ActionRequiredPage(BaseModel):
 def action_required(
     request: Request,
     staff: Staff,
-    cursor: str | None = None,
+    cursor: PageCursor | None = None,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> ActionRequiredPage:
     """Pending and failed requests, oldest first."""

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_core.api import (
     ApiError,
+    BoundedDate,
+    BoundedDatetime,
     Engine,
+    Identifier,
     PracticeSettings,
     Staff,
     get_engine,
@@ -20,13 +23,15 @@ from integration_core.api import (
     record_audit,
 )
 from plugins.growth_platform.availability import wall_clock_slots
-from plugins.growth_platform.calendars import CalendarView, apply, view
-from plugins.growth_platform.config import CalendarPattern
+from plugins.growth_platform.calendars import CalendarBody, CalendarView, apply, view
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/practices/{practice}/calendars", tags=["calendars"])
+
+Provider = Annotated[Identifier, Path(description="provider slug")]
+Location = Annotated[Identifier, Path(description="location slug")]
 
 
 class CalendarList(BaseModel):
@@ -34,7 +39,7 @@ class CalendarList(BaseModel):
 
 
 class BlockBody(BaseModel):
-    start: AwareDatetime
+    start: BoundedDatetime
 
 
 class BlockOut(BaseModel):
@@ -108,7 +113,9 @@ def list_calendars(request: Request, staff: Staff) -> CalendarList:
 
 
 @router.get("/{provider}/{location}", response_model=CalendarView)
-def get_calendar(provider: str, location: str, request: Request, staff: Staff) -> CalendarView:
+def get_calendar(
+    provider: Provider, location: Location, request: Request, staff: Staff
+) -> CalendarView:
     engine = get_engine(request)
     settings = _settings(engine, staff)
     _check_pair(settings, provider, location)
@@ -121,7 +128,7 @@ def get_calendar(provider: str, location: str, request: Request, staff: Staff) -
 
 @router.put("/{provider}/{location}", response_model=CalendarView)
 def put_calendar(
-    provider: str, location: str, body: CalendarPattern, request: Request, staff: Staff
+    provider: Provider, location: Location, body: CalendarBody, request: Request, staff: Staff
 ) -> CalendarView:
     """Create or replace the calendar; the widget shows the change at once."""
     engine = get_engine(request)
@@ -156,11 +163,11 @@ def _block_out(block: TimeBlock, settings: PracticeSettings) -> BlockOut:
 
 @router.get("/{provider}/{location}/blocks", response_model=BlockList)
 def list_blocks(
-    provider: str,
-    location: str,
+    provider: Provider,
+    location: Location,
     request: Request,
     staff: Staff,
-    week: Annotated[date, Query(description="first local date of the week shown")],
+    week: Annotated[BoundedDate, Query(description="first local date of the week shown")],
 ) -> BlockList:
     engine = get_engine(request)
     settings = _settings(engine, staff)
@@ -183,10 +190,15 @@ def list_blocks(
     return BlockList(items=[_block_out(row, settings) for row in rows])
 
 
-@router.post("/{provider}/{location}/blocks", response_model=BlockOut, status_code=201)
+@router.post(
+    "/{provider}/{location}/blocks",
+    response_model=BlockOut,
+    status_code=201,
+    responses={200: {"model": BlockOut, "description": "The slot was already blocked: that block"}},
+)
 def block_slot(
-    provider: str,
-    location: str,
+    provider: Provider,
+    location: Location,
     body: BlockBody,
     request: Request,
     response: Response,
@@ -239,7 +251,11 @@ def block_slot(
 
 @router.delete("/{provider}/{location}/blocks/{block_id}", status_code=204)
 def unblock_slot(
-    provider: str, location: str, block_id: str, request: Request, staff: Staff
+    provider: Provider,
+    location: Location,
+    block_id: Annotated[Identifier, Path(description="the time block's id")],
+    request: Request,
+    staff: Staff,
 ) -> Response:
     """Make a blocked slot bookable again."""
     engine = get_engine(request)
