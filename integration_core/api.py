@@ -102,9 +102,14 @@ from integration_core.http.security import (
     StaffPrincipal,
     get_engine,
     public_rate_limit,
-    verified_webhook_body,
 )
 from integration_core.http.serving import serve_until_stopped
+from integration_core.http.webhooks import (
+    SignedMessage,
+    accept_once,
+    public_url,
+    standard_webhook,
+)
 from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
 from integration_core.records import (
     ACTIVE_STATUSES,
@@ -208,6 +213,7 @@ __all__ = [
     "ReviewToRoute",
     "RouteRegistry",
     "Settings",
+    "SignedMessage",
     "SingleLine",
     "SlotUnavailable",
     "Staff",
@@ -218,6 +224,7 @@ __all__ = [
     "TimerEvent",
     "TransientError",
     "UTCDateTime",
+    "accept_once",
     "body_hash",
     "built_once",
     "busy_time_query",
@@ -239,13 +246,14 @@ __all__ = [
     "next_cursor",
     "plugin_config",
     "public_rate_limit",
+    "public_url",
     "record_audit",
     "remember_idempotent",
     "replay_idempotent",
     "same_name",
     "serve_until_stopped",
     "set_sync_state",
+    "standard_webhook",
     "submit_request",
     "unknown_practices",
-    "verified_webhook_body",
 ]

@@ -25,7 +25,13 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -57,6 +63,8 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 TIMER_LATE_SECONDS = 60.0
 """A pending timer due longer ago than this is late: the scheduler is down or behind."""
 
+# A `_created` series beside every counter doubles the series and tells an operator nothing.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 PROCESS = CollectorRegistry(auto_describe=True)
 """This process's counters and histograms (not the default registry: no library's metrics)."""
 

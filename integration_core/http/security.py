@@ -1,10 +1,8 @@
-"""Who may call what: staff bearer tokens, webhook signatures, public rate limits.
+"""Who may call what: staff bearer tokens, public rate limits (webhooks: :mod:`.webhooks`).
 
 * Staff routes take ``Authorization: Bearer <token>``; each practice has *named* tokens (two
   can be valid at once while one is rotated out). The principal carries the token's name for
   the audit trail, never the token.
-* Webhooks are verified with Standard Webhooks signatures over the raw body, before anything
-  parses it.
 * Public routes are limited per client and per practice with the ``limits`` library (memory
   or Redis storage); an exhausted limit answers 429 with ``Retry-After``.
 * Failed staff authentications are limited per client the same way: past
@@ -24,14 +22,12 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse_many, storage
 from limits.strategies import SlidingWindowCounterRateLimiter
-from standardwebhooks import Webhook
 
 from integration_core.http.errors import ApiError
 from integration_core.settings import RateLimitSettings
@@ -50,7 +46,6 @@ __all__ = [
     "get_runtime",
     "public_rate_limit",
     "staff_principal",
-    "verified_webhook_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,27 +119,6 @@ def staff_principal(practice: str, request: Request) -> StaffPrincipal:
 
 Staff = Annotated[StaffPrincipal, Depends(staff_principal)]
 """Route parameter type for staff routes: ``staff: Staff``."""
-
-
-def verified_webhook_body(
-    secret_for: Callable[[Request], str | None],
-) -> Callable[[Request], Awaitable[bytes]]:
-    """A dependency returning the raw body once its signature checks out (else 401)."""
-
-    async def dependency(request: Request) -> bytes:
-        secret = secret_for(request)
-        body = await request.body()
-        if not secret:
-            raise ApiError(401, "webhook_not_configured", "No webhook secret is configured.")
-        try:
-            Webhook(secret).verify(body, dict(request.headers), json_parse=False)
-        except Exception:
-            raise ApiError(
-                401, "webhook_signature_invalid", "The webhook signature did not verify."
-            ) from None
-        return body
-
-    return dependency
 
 
 def rate_limit_storage(settings: RateLimitSettings) -> storage.Storage:

@@ -1,27 +1,22 @@
-"""The HTTP layer: health, the error shape, staff tokens and audit, webhooks, rate limits."""
+"""The HTTP layer: health, the error shape, staff tokens and audit, rate limits."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import pytest
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from sqlalchemy import text
-from standardwebhooks import Webhook
 
 from integration_core import audit, hookimpl
 from integration_core.http.app import create_app
-from integration_core.http.security import public_rate_limit, verified_webhook_body
+from integration_core.http.security import public_rate_limit
 from integration_core.testing import drain
 from tests.support import http_emitter
 from tests.support.events import emit_request
 from tests.support.ledger import Failing
 from tests.support.schema import ONE_MIGRATION_BEHIND
 
-SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 FRONT_DESK = {"Authorization": "Bearer token-front-desk"}
 MANAGER = {"Authorization": "Bearer token-manager"}
 
@@ -31,24 +26,15 @@ class Ping(BaseModel):
 
 
 class Probe:
-    """Routes exercising the public-route and webhook dependencies."""
-
-    def __init__(self) -> None:
-        self.parsed: list[object] = []
+    """A route exercising the public-route dependency."""
 
     @hookimpl
     def register_routes(self, routes):
         router = APIRouter()
-        body_of = verified_webhook_body(lambda request: SECRET)
 
         @router.post("/v1/practices/{practice}/ping", dependencies=[Depends(public_rate_limit)])
         def ping(practice: str, body: Ping) -> Ping:
             return body
-
-        @router.post("/v1/webhooks/test")
-        def webhook(request: Request, raw: bytes = Depends(body_of)) -> dict[str, str]:
-            self.parsed.append(json.loads(raw))
-            return {"status": "accepted"}
 
         routes.add(router)
 
@@ -165,36 +151,6 @@ def test_dead_deliveries_are_listed_paged_replayed_and_audited_by_token_name(ps_
         ("manager", "replay", ids[0], "ok"),
     ]
     assert ("front_desk", "list", None, "ok") in trail
-
-
-def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    now = datetime.now(UTC)
-    signature = Webhook(secret).sign("msg_1", now, body.decode())
-    return {
-        "webhook-id": "msg_1",
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": signature,
-        "content-type": "application/json",
-    }
-
-
-def test_webhooks_are_verified_before_the_body_is_parsed(client, probe):
-    body = b'{"type": "appointment.updated"}'
-    ok = client.post("/v1/webhooks/test", content=body, headers=signed(body))
-    assert ok.status_code == 200
-    assert probe.parsed == [{"type": "appointment.updated"}]
-
-    garbage = b"{not json at all"
-    forged = client.post(
-        "/v1/webhooks/test", content=garbage, headers=signed(garbage, "whsec_" + "b3RoZXItc2VjcmV0")
-    )
-    assert forged.status_code == 401
-    assert forged.json()["error"]["code"] == "webhook_signature_invalid"
-    tampered = client.post("/v1/webhooks/test", content=b'{"type": "x"}', headers=signed(body))
-    assert tampered.status_code == 401
-    unsigned = client.post("/v1/webhooks/test", content=body)
-    assert unsigned.status_code == 401
-    assert probe.parsed == [{"type": "appointment.updated"}]
 
 
 def test_public_routes_are_rate_limited_with_retry_after(client):

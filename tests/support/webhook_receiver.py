@@ -10,8 +10,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from standardwebhooks import Webhook
 
-from integration_core.api import ApiError, RouteRegistry, Settings, get_engine, hookimpl, link
-from integration_core.http.webhooks import SignedMessage, accept_once, standard_webhook
+from integration_core.api import (
+    ApiError,
+    RouteRegistry,
+    Settings,
+    SignedMessage,
+    accept_once,
+    get_engine,
+    hookimpl,
+    link,
+    standard_webhook,
+)
 
 PLUGIN_NAME = "webhook_receiver"
 SOURCE = "test_sender"
