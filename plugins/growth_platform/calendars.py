@@ -2,93 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugins.growth_platform.config import (
-    WEEKDAYS,
     CalendarPattern,
     DayPattern,
     GrowthSettings,
-    clock_minutes,
 )
 from plugins.growth_platform.tables import Calendar
 
 __all__ = ["CalendarBody", "CalendarView", "apply", "seed_calendars", "view"]
 
-CLOCK_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
-_NOT_A_CLOCK = "not a time of day as HH:MM"
-
-
-def _minutes(value: str) -> int:
-    """:func:`clock_minutes` of exactly ``HH:MM`` in ASCII digits — nothing after it, not even
-    a line break — with a message that does not repeat the value."""
-    if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value):
-        raise ValueError(_NOT_A_CLOCK)
-    return clock_minutes(value)
-
 
 class CalendarBody(CalendarPattern):
-    """A calendar as staff send it: the same rules as a configured seed, checked whichever
-    fields are sent (a day that ends before it starts is refused even without ``days``), with
-    messages that name the rule and never repeat what was sent."""
-
-    day_start: str = Field(
-        default="08:00",
-        description="start of the provider's day, HH:MM",
-        json_schema_extra={"pattern": CLOCK_PATTERN},
-    )
-    day_end: str = Field(
-        default="17:00",
-        description="end of the provider's day, HH:MM",
-        json_schema_extra={"pattern": CLOCK_PATTERN},
-    )
-    # Validated when left out too: the day's own bounds are checked there.
-    days: dict[str, DayPattern] = Field(
-        default={},
-        validate_default=True,
-        description="mon … sun; a missing day is off",
-    )
-
-    @field_validator("day_start", "day_end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        _minutes(value)
-        return value
-
-    @field_validator("days", mode="before")
-    @classmethod
-    def _weekdays(cls, days: Any) -> Any:
-        if isinstance(days, dict) and not set(days) <= set(WEEKDAYS):
-            raise ValueError(f"days are named {', '.join(WEEKDAYS)}")
-        return days
-
-    @field_validator("days")
-    @classmethod
-    def _days_fit(cls, days: dict[str, DayPattern], info: ValidationInfo) -> dict[str, DayPattern]:
-        if "day_start" not in info.data or "day_end" not in info.data:
-            return days  # their own errors are reported
-        start, end = _minutes(info.data["day_start"]), _minutes(info.data["day_end"])
-        if start >= end:
-            raise ValueError("day_end must be after day_start")
-        for name, day in days.items():
-            try:
-                spans = sorted((_minutes(a), _minutes(b)) for a, b in day.ranges)
-            except ValueError:
-                raise ValueError(f"{name}: a range is {_NOT_A_CLOCK}") from None
-            for index, (a, b) in enumerate(spans):
-                if a >= b:
-                    raise ValueError(f"{name}: a range ends before it starts")
-                if a < start or b > end:
-                    raise ValueError(f"{name}: ranges must lie within day_start..day_end")
-                if index + 1 < len(spans) and spans[index + 1][0] < b:
-                    raise ValueError(f"{name}: ranges overlap")
-        return days
+    """A calendar as staff send it: the rules of a configured seed (see
+    :class:`~plugins.growth_platform.config.CalendarPattern`)."""
 
 
 class CalendarView(CalendarPattern):

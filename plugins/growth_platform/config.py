@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -42,16 +42,21 @@ __all__ = [
 
 PLUGIN = "growth_platform"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+CLOCK_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+"""``HH:MM``, 24-hour, ASCII digits; ``24:00`` is the end of the day."""
+_CLOCK = re.compile(CLOCK_PATTERN)
+_NOT_A_CLOCK = "not a time of day as HH:MM"
 
 
 @lru_cache(maxsize=4096)
 def clock_minutes(value: str) -> int:
-    """``"HH:MM"`` (24-hour; ``"24:00"`` is the end of the day) as minutes after midnight."""
-    match = _CLOCK.match(value)
-    if not match or (match.group(1) == "24" and match.group(2) != "00"):
-        raise ValueError(f"{value!r} is not a time of day as HH:MM")
-    return int(match.group(1)) * 60 + int(match.group(2))
+    """Exactly ``"HH:MM"`` — nothing after it, not even a line break — as minutes after
+    midnight; the error does not repeat the value."""
+    if not isinstance(value, str) or not _CLOCK.fullmatch(value):
+        raise ValueError(_NOT_A_CLOCK)
+    return int(value[:2]) * 60 + int(value[3:])
 
 
 class ReasonSettings(ConfigSection):
@@ -79,20 +84,39 @@ class DayPattern(ConfigSection):
 
 class CalendarPattern(ConfigSection):
     """When a provider takes online bookings at a location: the shape of a config seed and of
-    the staff API alike."""
+    the staff API alike, checked whichever fields are given (a day that ends before it starts
+    is refused even without ``days``), with messages that never repeat what was given."""
 
     slot_minutes: int = Field(default=30, ge=5, le=240, description="length of one slot")
-    day_start: str = Field(default="08:00", description="start of the provider's day, HH:MM")
-    day_end: str = Field(default="17:00", description="end of the provider's day, HH:MM")
+    day_start: str = Field(
+        default="08:00",
+        description="start of the provider's day, HH:MM",
+        json_schema_extra={"pattern": CLOCK_PATTERN},
+    )
+    day_end: str = Field(
+        default="17:00",
+        description="end of the provider's day, HH:MM",
+        json_schema_extra={"pattern": CLOCK_PATTERN},
+    )
     min_notice_minutes: int = Field(default=120, ge=0, le=60 * 24 * 30)
     horizon_days: int = Field(default=60, ge=1, le=365)
-    days: dict[str, DayPattern] = Field(default={}, description="mon … sun; a missing day is off")
+    # Validated when left out too: the day's own bounds are checked there.
+    days: dict[str, DayPattern] = Field(
+        default={}, validate_default=True, description="mon … sun; a missing day is off"
+    )
 
     @field_validator("day_start", "day_end")
     @classmethod
     def _clock(cls, value: str) -> str:
         clock_minutes(value)
         return value
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _weekdays(cls, days: Any) -> Any:
+        if isinstance(days, dict) and not set(days) <= set(WEEKDAYS):
+            raise ValueError(f"days are named {', '.join(WEEKDAYS)}")
+        return days
 
     @field_validator("days")
     @classmethod
@@ -102,11 +126,11 @@ class CalendarPattern(ConfigSection):
         start, end = clock_minutes(info.data["day_start"]), clock_minutes(info.data["day_end"])
         if start >= end:
             raise ValueError("day_end must be after day_start")
-        unknown = set(days) - set(WEEKDAYS)
-        if unknown:
-            raise ValueError(f"unknown weekday(s) {sorted(unknown)}; use {', '.join(WEEKDAYS)}")
         for name, day in days.items():
-            spans = sorted((clock_minutes(a), clock_minutes(b)) for a, b in day.ranges)
+            try:
+                spans = sorted((clock_minutes(a), clock_minutes(b)) for a, b in day.ranges)
+            except ValueError:
+                raise ValueError(f"{name}: a range is {_NOT_A_CLOCK}") from None
             for index, (a, b) in enumerate(spans):
                 if a >= b:
                     raise ValueError(f"{name}: a range ends before it starts")
