@@ -40,6 +40,7 @@ _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 }
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{8,}\d(?![\w-])")
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 # CSI (colours, cursor moves), OSC (titles, links), the two-byte escapes, then any ESC left over.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)")
 TERMINAL_ONLY = frozenset({"color_message"})
@@ -58,9 +59,14 @@ QUIET_LIBRARIES = {
 }
 
 
+def _phone(match: re.Match[str]) -> str:
+    # A dotted IPv4 address (a client's, in a log line) has the shape of a phone number.
+    return match.group() if _IPV4.fullmatch(match.group()) else "[phone]"
+
+
 def scrub(text: str) -> str:
     """``text`` with email addresses and phone numbers replaced by placeholders."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    return _PHONE.sub(_phone, _EMAIL.sub("[email]", text))
 
 
 def plain(text: str) -> str:

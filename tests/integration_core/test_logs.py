@@ -56,6 +56,8 @@ def either_format(request):
         ("mail jane.doe+x@example.org now", "mail [email] now"),
         ("call +1 (617) 555-0142 today", "call [phone] today"),
         ("call 617-555-0142", "call [phone]"),
+        ("call 617.555.0142", "call [phone]"),
+        ("client 203.0.113.250 refused", "client 203.0.113.250 refused"),
         (
             "delivery 3f2a9c41d0 attempt 2 at 2027-03-14T09:30:00Z",
             "delivery 3f2a9c41d0 attempt 2 at 2027-03-14T09:30:00Z",
