@@ -70,8 +70,20 @@ _INVISIBLE = (
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone halves; no encoder accepts them
 
 
+class _Checked:
+    """A rule in ``Annotated[…]``: pydantic parses the value, then calls ``_validate``."""
+
+    def _validate(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._validate, handler(source))
+
+
 @dataclass(frozen=True)
-class _TextRule:
+class _TextRule(_Checked):
     max_length: int
     not_blank: bool = False
     strip: bool = True
@@ -103,11 +115,6 @@ class _TextRule:
         if self.not_blank and not re.search(f"[^{self._forbidden}{_INVISIBLE}]", value):
             raise PydanticCustomError("blank", "must not be blank")
         return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self._validate, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -145,7 +152,7 @@ def _out_of_range() -> PydanticCustomError:
 
 
 @dataclass(frozen=True)
-class _Bounded:
+class _Bounded(_Checked):
     """Keeps dates and datetimes where zone conversions and date arithmetic cannot overflow."""
 
     def _validate(self, value: date) -> date:
@@ -158,11 +165,6 @@ class _Bounded:
         if any(day < FIRST_DAY or day > LAST_DAY for day in days):
             raise _out_of_range()
         return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self._validate, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
