@@ -76,12 +76,22 @@ class Processes:
                 found.append(entry)
         return found
 
-    def ran(self, name: str, delivery_id: str) -> bool:
-        """Whether ``name`` logged that it finished the delivery."""
-        return any(
-            entry.get("message") == "delivery done" and entry.get("delivery_id") == delivery_id
-            for entry in self.entries(name)
-        )
+    def ran(self, name: str, delivery_id: str, timeout: float = 5) -> bool:
+        """Whether ``name`` logs that it finished the delivery within ``timeout`` seconds: the
+        line follows the delivery's commit, so a test that saw the commit may be early for it."""
+
+        def logged() -> bool:
+            return any(
+                entry.get("message") == "delivery done"
+                and entry.get("delivery_id") == delivery_id
+                for entry in self.entries(name)
+            )
+
+        try:
+            wait_until(logged, timeout, f"{name} to log delivery {delivery_id} done")
+        except TimeoutError:
+            return False
+        return True
 
     def tails(self, lines: int = 15) -> str:
         parts = []
