@@ -39,16 +39,22 @@ from integration_core.ehr.matching import Match, same_name
 from integration_core.ehr.matching import decide as decide_match
 from integration_core.ehr.protocol import (
     AppointmentState,
+    ChangeKind,
+    ChangePage,
     EHRAdapter,
     EHRAppointment,
+    EHRAttendee,
+    EHRChange,
     EHRLocation,
     EHRPatient,
+    EHRPatientContact,
     EHRPracticeSettings,
     EHRProvider,
     EHRVisitReason,
     NewAppointment,
     NewPatient,
     PatientQuery,
+    WebhookChanges,
 )
 from integration_core.engine import Engine, EventSink
 from integration_core.errors import (
@@ -57,6 +63,7 @@ from integration_core.errors import (
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
+    InvalidWebhook,
     MissingRecord,
     NotFound,
     PermanentError,
@@ -109,6 +116,7 @@ from integration_core.http.webhooks import (
     accept_once,
     public_url,
     standard_webhook,
+    verify_standard_webhook,
 )
 from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
 from integration_core.records import (
@@ -154,6 +162,8 @@ __all__ = [
     "BoundedDate",
     "BoundedDatetime",
     "CancelEvent",
+    "ChangeKind",
+    "ChangePage",
     "Channel",
     "ChannelFactory",
     "CheckinEvent",
@@ -168,9 +178,12 @@ __all__ = [
     "DeliveryError",
     "EHRAdapter",
     "EHRAppointment",
+    "EHRAttendee",
+    "EHRChange",
     "EHRFacts",
     "EHRLocation",
     "EHRPatient",
+    "EHRPatientContact",
     "EHRPracticeSettings",
     "EHRProvider",
     "EHRVisitReason",
@@ -185,6 +198,7 @@ __all__ = [
     "HookContext",
     "Identifier",
     "InProcessTransport",
+    "InvalidWebhook",
     "LifecycleEvent",
     "LinkConflict",
     "LocationSettings",
@@ -224,6 +238,7 @@ __all__ = [
     "TimerEvent",
     "TransientError",
     "UTCDateTime",
+    "WebhookChanges",
     "accept_once",
     "body_hash",
     "built_once",
@@ -256,4 +271,5 @@ __all__ = [
     "standard_webhook",
     "submit_request",
     "unknown_practices",
+    "verify_standard_webhook",
 ]

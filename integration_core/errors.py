@@ -6,6 +6,7 @@
     ├── ConfigError                 bad or missing configuration (names the key path)
     ├── NotReady                    what a process needs cannot be reached: it must not start
     ├── NotFound                    a record the caller asked for does not exist
+    ├── InvalidWebhook              an inbound webhook did not verify or parse: refuse it
     └── DeliveryError               raised by hook implementations
         ├── TransientError          retried with backoff until the retry limit
         │   ├── ExternalUnavailable the other system is down or answered 5xx
@@ -29,6 +30,7 @@ __all__ = [
     "ExternalRejected",
     "ExternalTimeout",
     "ExternalUnavailable",
+    "InvalidWebhook",
     "MissingRecord",
     "NotFound",
     "NotReady",
@@ -67,6 +69,12 @@ class NotReady(PracticeSyncError):
 
 class NotFound(PracticeSyncError):
     code = "not_found"
+
+
+class InvalidWebhook(PracticeSyncError):
+    """A webhook whose signature, timestamp or body is not what its sender would send."""
+
+    code = "webhook_invalid"
 
 
 class DeliveryError(PracticeSyncError):

@@ -134,6 +134,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
             duration_minutes=int((appointment.end_at - appointment.start_at).total_seconds() // 60),
             telehealth=appointment.virtual,
             patient_note=_note(request, appointment.reason_id or ""),
+            requested_reason=appointment.reason_id,
             insurance_carrier=request.insurance_carrier,
             insurance_member_id=request.insurance_member_id,
             insurance_group=request.insurance_group,

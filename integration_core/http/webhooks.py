@@ -38,6 +38,7 @@ __all__ = [
     "accept_once",
     "public_url",
     "standard_webhook",
+    "verify_standard_webhook",
 ]
 
 STANDARD_WEBHOOK_TOLERANCE = timedelta(minutes=5)
@@ -67,7 +68,9 @@ def standard_webhook(
         body = await request.body()
         if not secret:
             raise ApiError(401, "webhook_not_configured", "No webhook secret is configured.")
-        verified = _verified(secret, request.headers, body, get_engine(request).clock.now())
+        verified = verify_standard_webhook(
+            secret, request.headers, body, get_engine(request).clock.now()
+        )
         if verified is None:
             raise ApiError(
                 401,
@@ -86,11 +89,12 @@ def standard_webhook(
     return dependency
 
 
-def _verified(
+def verify_standard_webhook(
     secret: str, headers: Mapping[str, str], body: bytes, now: datetime
 ) -> tuple[str, datetime] | None:
     """``(message id, signed at)`` if one of the ``v1`` signatures matches and the timestamp
-    is within the tolerance of ``now``; else None. (The standardwebhooks library signs; its
+    is within the tolerance of ``now``; else None. EHR adapters whose EHR signs with Standard
+    Webhooks verify with it in ``parse_webhook``. (The standardwebhooks library signs; its
     verifier would read the system clock, not the engine's.)"""
     message_id = headers.get("webhook-id", "")
     stamp = headers.get("webhook-timestamp", "")
