@@ -10,7 +10,9 @@
   the local appointment, its EHR id and the match decision (:class:`EndToEndBooking`), or
   raising :class:`SyncDidNotHappen`.
 * :class:`HookRecorder` — a plugin that records every lifecycle hook call it receives.
-* :class:`EHRAdapterContract` — the conformance suite an EHR adapter's tests subclass.
+* :class:`EHRAdapterContract` — the conformance suite an EHR adapter's tests subclass, with
+  :class:`EHRStaff` — what the EHR's staff do, which its ``ehr_staff`` fixture provides
+  (:class:`NewPatientContact` to enter a patient, :class:`SentWebhook` for what the EHR sent).
 * :mod:`integration_core.testing.services` — fresh PostgreSQL schemas and Redis prefixes per
   run, skipping (or failing, with ``PRACTICE_SYNC_REQUIRE_SERVICES=1``) when a service is absent.
 * :mod:`integration_core.testing.processes` — a free port, and waiting for a started server
@@ -26,6 +28,7 @@ from integration_core.testing.booking import (
 )
 from integration_core.testing.dispatch import QueueDispatcher, drain
 from integration_core.testing.ehr_contract import EHRAdapterContract
+from integration_core.testing.ehr_staff import EHRStaff, NewPatientContact, SentWebhook
 from integration_core.testing.processes import free_port, wait_until, wait_until_ready
 from integration_core.testing.pytest_plugin import (
     BUILT_IN_PLUGINS,
@@ -40,12 +43,15 @@ __all__ = [
     "TEST_FORM",
     "TEST_PRACTICE",
     "EHRAdapterContract",
+    "EHRStaff",
     "EndToEndBooking",
     "HookCall",
     "HookRecorder",
+    "NewPatientContact",
     "QueueDispatcher",
     "Runtime",
     "RuntimeFactory",
+    "SentWebhook",
     "SyncDidNotHappen",
     "book_end_to_end",
     "build_settings",
