@@ -31,8 +31,12 @@ EXAMPLE_FILES = {
     "examples/acme_ehr/pyproject.toml",
     "examples/acme_ehr/practice-sync.toml",
     "examples/acme_ehr/acme_ehr/adapter.py",
+    "examples/acme_ehr/acme_ehr/answers.py",
     "examples/acme_ehr/acme_ehr/config.py",
     "examples/acme_ehr/acme_ehr/plugin.py",
+    "examples/acme_ehr/acme_ehr/fake_journal.py",
+    "examples/acme_ehr/tests/conftest.py",
+    "examples/acme_ehr/tests/acme_staff.py",
     "examples/acme_ehr/tests/test_contract.py",
     "examples/acme_ehr/tests/test_end_to_end.py",
 }

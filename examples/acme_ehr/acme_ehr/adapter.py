@@ -10,71 +10,92 @@
   a lost answer gets the same person or visit back.
 * Error messages carry the HTTP status and a fixed code, never a response body: Acme's answers
   hold patient data, and messages are stored and shown to staff.
+* Acme announces what staff do to visits in its journal (read from a cursor) and in webhooks
+  signed with Standard Webhooks; both carry the same entries, translated by
+  :mod:`acme_ehr.answers` into the core's changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, timedelta
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 from integration_core.api import (
-    AppointmentState,
+    ChangePage,
     EHRAppointment,
     EHRLocation,
     EHRPatient,
+    EHRPatientContact,
     EHRPracticeSettings,
     EHRProvider,
     EHRVisitReason,
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
+    InvalidWebhook,
     MissingRecord,
     NewAppointment,
     NewPatient,
     PatientQuery,
     RateLimited,
+    WebhookChanges,
     same_name,
+    verify_standard_webhook,
 )
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
+
+from acme_ehr.answers import (
+    Clinicians,
+    JournalPage,
+    Person,
+    PersonContact,
+    Preferences,
+    SearchPage,
+    Sites,
+    Visit,
+    VisitTypes,
+    WebhookMessage,
+    bad_answer,
+    read,
+)
 
 __all__ = ["AcmeEHRAdapter"]
 
-PHASES: dict[str, AppointmentState] = {
-    "pencilled": "tentative",
-    "confirmed": "booked",
-    "arrived": "checked_in",
-    "completed": "checked_out",
-    "cancelled": "cancelled",
-}
 GENDERS = {"female": "F", "male": "M", "other": "O"}
 MAX_SEARCH_PAGES = 20
 """A search past this many pages is refused rather than followed for ever."""
+MAX_JOURNAL_PAGE = 200
+"""The most entries Acme answers in one journal page."""
 
 REJECTIONS = {
     "idempotency_token_reused": "ehr_idempotency_conflict",
     "unknown_reference": "ehr_unknown_reference",
     "invalid_body": "ehr_invalid_request",
     "invalid_header": "ehr_invalid_request",
+    "invalid_query": "ehr_invalid_request",
+    "invalid_cursor": "ehr_invalid_cursor",
 }
 """Acme's fault kinds as our stable error codes (any other kind: ``ehr_rejected``)."""
 
 
 class AcmeEHRAdapter:
     """The Acme EHR at ``base_url`` (its ``/v2`` API lives under it), authenticated by
-    ``api_key``. ``transport`` is the test seam (``httpx.MockTransport``)."""
+    ``api_key``; its webhooks are signed with ``webhook_secret`` (none: every webhook is
+    refused). ``transport`` is the test seam (``httpx.MockTransport``)."""
 
     def __init__(
         self,
         base_url: str,
         api_key: str,
         *,
+        webhook_secret: str | None = None,
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self._webhook_secret = webhook_secret
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/v2",
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "acme-ehr-practice-sync"},
@@ -91,7 +112,7 @@ class AcmeEHRAdapter:
         body: dict[str, Any] = {"birthDate": query.date_of_birth.isoformat()}
         for _page in range(MAX_SEARCH_PAGES):
             answer = self._call("POST", "/people:search", json=body)
-            patients, next_page = _read(_SearchPage, answer, _SearchPage.as_page)
+            patients, next_page = read(SearchPage, answer, SearchPage.as_page)
             found.extend(
                 patient
                 for patient in patients
@@ -113,7 +134,7 @@ class AcmeEHRAdapter:
             "contact": {"email": patient.email, "mobile": patient.phone},
         }
         answer = self._call("POST", "/people", json=payload, idempotency_key=idempotency_key)
-        return _read(_Person, answer, _Person.as_patient)
+        return read(Person, answer, Person.as_patient)
 
     def create_tentative_appointment(
         self, appointment: NewAppointment, *, idempotency_key: str
@@ -126,6 +147,7 @@ class AcmeEHRAdapter:
             "lengthMinutes": appointment.duration_minutes,
             "mode": "virtual" if appointment.telehealth else "in_person",
             "memo": appointment.patient_note,
+            "requestedReason": appointment.requested_reason,
             "coverage": {
                 "payer": appointment.insurance_carrier,
                 "memberNumber": appointment.insurance_member_id,
@@ -133,28 +155,68 @@ class AcmeEHRAdapter:
             },
         }
         answer = self._call("POST", "/visits", json=payload, idempotency_key=idempotency_key)
-        return _read(_Visit, answer, _Visit.as_appointment)
+        return read(Visit, answer, Visit.as_appointment)
 
     def read_appointment(self, appointment_id: str) -> EHRAppointment:
         answer = self._call("GET", f"/visits/{quote(appointment_id, safe='')}")
-        return _read(_Visit, answer, _Visit.as_appointment)
+        return read(Visit, answer, Visit.as_appointment)
 
     def read_practice_settings(self) -> EHRPracticeSettings:
         answer = self._call("GET", "/practice/preferences")
-        return _read(_Preferences, answer, _Preferences.as_settings)
+        return read(Preferences, answer, Preferences.as_settings)
 
     def list_providers(self) -> list[EHRProvider]:
         # Acme calls them clinicians; "patient messaging" is its patient communications switch.
         answer = self._call("GET", "/clinicians")
-        return _read(_Clinicians, answer, _Clinicians.as_providers)
+        return read(Clinicians, answer, Clinicians.as_providers)
 
     def list_locations(self) -> list[EHRLocation]:
         answer = self._call("GET", "/sites")
-        return _read(_Sites, answer, _Sites.as_locations)
+        return read(Sites, answer, Sites.as_locations)
 
     def list_visit_reasons(self) -> list[EHRVisitReason]:
         answer = self._call("GET", "/visit-types")
-        return _read(_VisitTypes, answer, _VisitTypes.as_visit_reasons)
+        return read(VisitTypes, answer, VisitTypes.as_visit_reasons)
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        # Acme's journal is the change feed: its entries are our changes, in the order they
+        # happened, and its resumeAfter token our cursor, passed back as it came.
+        params: dict[str, Any] = {"pageSize": min(max(limit, 1), MAX_JOURNAL_PAGE)}
+        if cursor is not None:
+            params["after"] = cursor
+        answer = self._call("GET", "/journal", params=params)
+        return read(JournalPage, answer, JournalPage.as_change_page)
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: datetime
+    ) -> WebhookChanges:
+        if not self._webhook_secret:
+            raise InvalidWebhook(
+                "no Acme webhook secret is configured for this practice",
+                code="webhook_not_configured",
+            )
+        # Verify the bytes as they came, before parsing them, against the caller's clock.
+        lowered = {name.lower(): value for name, value in headers.items()}
+        verified = verify_standard_webhook(self._webhook_secret, lowered, body, now)
+        if verified is None:
+            raise InvalidWebhook(
+                "the Acme webhook's signature did not verify, or it was not signed within "
+                "five minutes of now",
+                code="webhook_signature_invalid",
+            )
+        message_id, signed_at = verified
+        try:
+            changes = WebhookMessage.model_validate_json(body).as_changes()
+        except (ValidationError, KeyError):
+            raise InvalidWebhook(
+                "the Acme webhook verified, but its body cannot be read",
+                code="webhook_unreadable",
+            ) from None
+        return WebhookChanges(message_id=message_id, signed_at=signed_at, changes=changes)
+
+    def read_patient(self, patient_id: str) -> EHRPatientContact:
+        answer = self._call("GET", f"/people/{quote(patient_id, safe='')}")
+        return read(PersonContact, answer, PersonContact.as_contact)
 
     def close(self) -> None:
         """Close the connection pool (the core calls this when it shuts down)."""
@@ -163,11 +225,17 @@ class AcmeEHRAdapter:
     # -- plumbing -------------------------------------------------------------------------
 
     def _call(
-        self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Idempotency-Token": idempotency_key} if idempotency_key else {}
         try:
-            response = self._client.request(method, path, json=json, headers=headers)
+            response = self._client.request(method, path, json=json, params=params, headers=headers)
         except httpx.TimeoutException as exc:
             raise ExternalTimeout(
                 f"the Acme EHR did not answer in time ({type(exc).__name__})"
@@ -182,7 +250,7 @@ class AcmeEHRAdapter:
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
-            raise _bad_answer()
+            raise bad_answer()
         return answer
 
 
@@ -210,148 +278,3 @@ def _raise_for_status(response: httpx.Response) -> None:
         )
     code = REJECTIONS.get(kind, "ehr_rejected") if isinstance(kind, str) else "ehr_rejected"
     raise ExternalRejected(f"the Acme EHR refused the request ({status}, {code})", code=code)
-
-
-def _bad_answer() -> ExternalUnavailable:
-    # Transient: a proxy's error page or a half-deployed EHR; if Acme really changed its API,
-    # the delivery dead-letters after its retries, and a fixed adapter replays it.
-    return ExternalUnavailable(
-        "the Acme EHR answered something this adapter cannot read", code="ehr_bad_answer"
-    )
-
-
-# -- Acme's shapes (pydantic checks them; its errors quote values, so they are not passed on) --
-
-
-class _AcmeShape(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel)
-
-
-Shape = TypeVar("Shape", bound=_AcmeShape)
-Ours = TypeVar("Ours")
-
-
-def _read(shape: type[Shape], answer: dict[str, Any], convert: Callable[[Shape], Ours]) -> Ours:
-    try:
-        return convert(shape.model_validate(answer))
-    except (ValidationError, KeyError):
-        raise _bad_answer() from None
-
-
-class _Name(_AcmeShape):
-    given: str
-    family: str
-
-
-class _Person(_AcmeShape):
-    person_id: str
-    name: _Name
-    birth_date: date
-
-    def as_patient(self) -> EHRPatient:
-        return EHRPatient(
-            id=self.person_id,
-            first_name=self.name.given,
-            last_name=self.name.family,
-            date_of_birth=self.birth_date,
-        )
-
-
-class _SearchPage(_AcmeShape):
-    people: list[_Person]
-    next_page_token: str | None = None
-
-    def as_page(self) -> tuple[list[EHRPatient], str | None]:
-        return [person.as_patient() for person in self.people], self.next_page_token
-
-
-class _Visit(_AcmeShape):
-    visit_id: str
-    person_id: str
-    clinician_id: str
-    site_id: str
-    begins: AwareDatetime
-    length_minutes: int
-    mode: str
-    phase: str
-
-    def as_appointment(self) -> EHRAppointment:
-        return EHRAppointment(
-            id=self.visit_id,
-            patient_id=self.person_id,
-            provider_id=self.clinician_id,
-            location_id=self.site_id,
-            start=self.begins,
-            end=self.begins + timedelta(minutes=self.length_minutes),
-            state=PHASES[self.phase],  # an unknown phase is an answer we cannot read
-            telehealth=self.mode == "virtual",
-        )
-
-
-class _Preferences(_AcmeShape):
-    patient_surveys: bool
-    online_booking: bool
-    clinician_profiles_public: bool
-    web_presence: bool
-    intake_forms: bool
-
-    def as_settings(self) -> EHRPracticeSettings:
-        return EHRPracticeSettings(
-            surveys_enabled=self.patient_surveys,
-            online_scheduler_enabled=self.online_booking,
-            provider_profiles_published=self.clinician_profiles_public,
-            online_presence_enabled=self.web_presence,
-            intake_forms_enabled=self.intake_forms,
-        )
-
-
-class _Clinician(_AcmeShape):
-    clinician_id: str
-    display_name: str
-    patient_messaging: bool
-
-
-class _Clinicians(_AcmeShape):
-    clinicians: list[_Clinician]
-
-    def as_providers(self) -> list[EHRProvider]:
-        return [
-            EHRProvider(
-                id=clinician.clinician_id,
-                name=clinician.display_name,
-                patient_communications_enabled=clinician.patient_messaging,
-            )
-            for clinician in self.clinicians
-        ]
-
-
-class _Site(_AcmeShape):
-    site_id: str
-    label: str
-
-
-class _Sites(_AcmeShape):
-    sites: list[_Site]
-
-    def as_locations(self) -> list[EHRLocation]:
-        return [EHRLocation(id=site.site_id, name=site.label) for site in self.sites]
-
-
-class _VisitType(_AcmeShape):
-    visit_type_id: str
-    label: str
-    default_length_minutes: int | None  # None: staff set the length per visit
-
-
-class _VisitTypes(_AcmeShape):
-    visit_types: list[_VisitType]
-
-    def as_visit_reasons(self) -> list[EHRVisitReason]:
-        return [
-            EHRVisitReason(
-                id=kind.visit_type_id,
-                name=kind.label,
-                duration_minutes=kind.default_length_minutes,
-            )
-            for kind in self.visit_types
-        ]

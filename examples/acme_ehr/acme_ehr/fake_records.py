@@ -1,28 +1,49 @@
 """The fake Acme EHR's data: people, visits and idempotent answers, in memory behind one lock;
 its directory of clinicians, sites and visit types.
 
-Served over HTTP by :mod:`acme_ehr.fake_server`. A fault names the field that was wrong, never
-the value that was sent.
+Served over HTTP by :mod:`acme_ehr.fake_server`. A visit has ``attendees``, each with a
+``phase`` of their own (``pencilled``, ``confirmed``, ``turned_down``, ``cancelled``,
+``arrived``, ``completed``, ``did_not_attend``): one for an ``individual`` visit, whose phase
+is the visit's, two or more for a ``group`` visit, which stays ``confirmed`` while its
+attendees arrive, complete or do not attend. Every change to a visit — its creation and each
+staff action (:mod:`acme_ehr.fake_desk`) — is written to the
+:class:`~acme_ehr.fake_journal.Journal` under the same lock, so the journal and the visits
+never disagree.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from acme_ehr.fake_fields import (
+    Fault,
+    Json,
+    birth_date,
+    choice,
+    flag,
+    instant,
+    minutes,
+    obj,
+    text,
+    wire_time,
+)
+from acme_ehr.fake_journal import Journal
 
 __all__ = [
     "DEFAULT_CLINICIANS",
     "DEFAULT_SITES",
+    "MODES",
     "PREFERENCES",
     "VISIT_TYPES",
     "AcmeRecords",
-    "Fault",
-    "Json",
+    "Revision",
+    "visit_record",
 ]
 
 DEFAULT_CLINICIANS = ("cl-lee", "cl-patel")
@@ -36,71 +57,49 @@ NAMES = {
 """Display names of the default clinicians and sites (any other is shown by its id)."""
 GENDERS = ("F", "M", "O", "U")
 MODES = ("in_person", "virtual")
-Json = dict[str, Any]
 
-
-class Fault(Exception):
-    """An error answer: a status, a stable kind and, for a bad body, the field's name."""
-
-    def __init__(self, status: int, kind: str, field: str | None = None) -> None:
-        super().__init__(kind)
-        self.status, self.kind, self.field = status, kind, field
-
-    def body(self) -> Json:
-        return {"fault": {"kind": self.kind, "field": self.field}}
-
-
-def _object(body: Json, key: str, *, optional: bool = False) -> Json:
-    value = body.get(key)
-    if value is None and optional:
-        return {}
-    if not isinstance(value, dict):
-        raise Fault(400, "invalid_body", key)
-    return value
-
-
-def _text(body: Json, key: str, *, optional: bool = False, limit: int = 200) -> str:
-    value = body.get(key)
-    if value is None and optional:
-        return ""
-    if not isinstance(value, str) or not (optional or value.strip()) or len(value) > limit:
-        raise Fault(400, "invalid_body", key)
-    return value
-
-
-def _birth_date(body: Json, key: str) -> date:
-    try:
-        return date.fromisoformat(_text(body, key))
-    except ValueError:
-        raise Fault(400, "invalid_body", key) from None
-
-
-def _instant(body: Json, key: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(_text(body, key))
-    except ValueError:
-        raise Fault(400, "invalid_body", key) from None
-    if value.tzinfo is None:
-        raise Fault(400, "invalid_body", key)  # a wall-clock time without its offset
-    return value.astimezone(UTC)
-
-
-def _choice(body: Json, key: str, choices: Sequence[str]) -> str:
-    value = body.get(key)
-    if value not in choices:
-        raise Fault(400, "invalid_body", key)
-    return str(value)
-
-
-def _minutes(body: Json, key: str) -> int:
-    value = body.get(key)
-    if type(value) is not int or not 5 <= value <= 480:
-        raise Fault(400, "invalid_body", key)
-    return value
+Revision = Callable[[Json], tuple[str, str | None]]
+"""A staff action on a visit: changes the visit (a copy, kept if it returns) and answers the
+journal's action and the attendee it was about (``None``: the whole visit)."""
 
 
 def _digest(body: Json) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def visit_record(
+    *,
+    person_ids: Sequence[str],
+    clinician_id: str,
+    site_id: str,
+    begins: datetime,
+    length_minutes: int,
+    mode: str,
+    phase: str,
+    visit_type_id: str | None = None,
+    requested_reason: str | None = None,
+    forms: Sequence[str] = (),
+    memo: str = "",
+    coverage: Json | None = None,
+) -> Json:
+    """A new visit as Acme answers it (its ``revision`` is the journal's to stamp)."""
+    return {
+        "visitId": f"vt_{secrets.token_hex(6)}",
+        "format": "group" if len(person_ids) > 1 else "individual",
+        "attendees": [{"personId": person, "phase": phase} for person in person_ids],
+        "clinicianId": clinician_id,
+        "siteId": site_id,
+        "begins": wire_time(begins),
+        "lengthMinutes": length_minutes,
+        "mode": mode,
+        "phase": phase,
+        "visitTypeId": visit_type_id,
+        "requestedReason": requested_reason,
+        "forms": list(forms),
+        "memo": memo,
+        "coverage": coverage or {"payer": "", "memberNumber": "", "groupNumber": ""},
+        "staffNote": None,
+    }
 
 
 class AcmeRecords:
@@ -108,9 +107,10 @@ class AcmeRecords:
 
     def __init__(
         self,
-        clinicians: Sequence[str] = DEFAULT_CLINICIANS,
-        sites: Sequence[str] = DEFAULT_SITES,
+        clinicians: Sequence[str],
+        sites: Sequence[str],
         *,
+        journal: Journal,
         page_size: int = 25,
     ) -> None:
         self.clinicians = frozenset(clinicians)
@@ -118,6 +118,7 @@ class AcmeRecords:
         self.silenced: set[str] = set()
         """Clinicians whose patients get no messages from Acme (patient messaging off)."""
         self.page_size = page_size
+        self._journal = journal
         self._lock = threading.Lock()
         self._people: dict[str, Json] = {}
         self._visits: dict[str, Json] = {}
@@ -126,7 +127,7 @@ class AcmeRecords:
     def create(self, endpoint: str, token: str, body: Json) -> tuple[int, Json]:
         """Create once per (endpoint, token): 201, then 200 with the first answer again."""
         digest = _digest(body)
-        build = self._new_person if endpoint == "people" else self._new_visit
+        build = self._new_person if endpoint == "people" else self._pencil_visit
         with self._lock:
             earlier = self._answers.get((endpoint, token))
             if earlier is not None:
@@ -135,62 +136,89 @@ class AcmeRecords:
                 return 200, dict(json.loads(earlier[1]))
             record = build(body)
             self._answers[(endpoint, token)] = (digest, json.dumps(record))
-            return 201, record
+            return 201, copy.deepcopy(record)
+
+    def book(self, visit: Json) -> Json:
+        """Add a visit staff booked (:func:`acme_ehr.fake_desk.booked_visit`)."""
+        with self._lock:
+            self._check_references(visit)
+            self._journal.record(visit, "booked")
+            self._visits[visit["visitId"]] = visit
+            return copy.deepcopy(visit)
+
+    def revise(self, visit_id: str, revision: Revision) -> Json:
+        """Apply a staff action to a visit and journal it; a refused action changes nothing."""
+        with self._lock:
+            visit = self._found(self._visits.get(visit_id))
+            action, person_id = revision(visit)
+            self._journal.record(visit, action, person_id)
+            self._visits[visit_id] = visit
+            return copy.deepcopy(visit)
+
+    def journal_page(self, after: str | None, size: int) -> Json:
+        with self._lock:
+            return self._journal.page(after, size)
 
     def _new_person(self, body: Json) -> Json:
-        name = _object(body, "name")
-        contact = _object(body, "contact", optional=True)
+        name = obj(body, "name")
+        contact = obj(body, "contact", optional=True)
+        messaging = obj(body, "messaging", optional=True)
+        email = text(contact, "email", optional=True)
         person_id = f"pp_{secrets.token_hex(6)}"
         person: Json = {
             "personId": person_id,
-            "name": {"given": _text(name, "given"), "family": _text(name, "family")},
-            "birthDate": _birth_date(body, "birthDate").isoformat(),
-            "gender": _choice(body, "gender", GENDERS),
-            "contact": {
-                "email": _text(contact, "email", optional=True),
-                "mobile": _text(contact, "mobile", optional=True),
+            "name": {"given": text(name, "given"), "family": text(name, "family")},
+            "birthDate": birth_date(body, "birthDate").isoformat(),
+            "gender": choice(body, "gender", GENDERS),
+            "contact": {"email": email, "mobile": text(contact, "mobile", optional=True)},
+            # Acme's default: email to whoever gave an address, texts only once agreed to.
+            "messaging": {
+                "byEmail": flag(messaging, "byEmail", bool(email)),
+                "byText": flag(messaging, "byText", False),
             },
         }
         self._people[person_id] = person
         return person
 
-    def _new_visit(self, body: Json) -> Json:
-        for key, known in (
-            ("personId", self._people),
-            ("clinicianId", self.clinicians),
-            ("siteId", self.sites),
-        ):
-            if _text(body, key) not in known:
-                raise Fault(422, "unknown_reference", key)
-        coverage = _object(body, "coverage", optional=True)
-        visit_id = f"vt_{secrets.token_hex(6)}"
-        visit: Json = {
-            "visitId": visit_id,
-            "personId": body["personId"],
-            "clinicianId": body["clinicianId"],
-            "siteId": body["siteId"],
-            "begins": _instant(body, "begins").isoformat().replace("+00:00", "Z"),
-            "lengthMinutes": _minutes(body, "lengthMinutes"),
-            "mode": _choice(body, "mode", MODES),
-            "phase": "pencilled",
-            "memo": _text(body, "memo", optional=True, limit=4000),
-            "coverage": {
-                key: _text(coverage, key, optional=True)
+    def _pencil_visit(self, body: Json) -> Json:
+        coverage = obj(body, "coverage", optional=True)
+        visit = visit_record(
+            person_ids=[text(body, "personId")],
+            clinician_id=text(body, "clinicianId"),
+            site_id=text(body, "siteId"),
+            begins=instant(body, "begins"),
+            length_minutes=minutes(body, "lengthMinutes"),
+            mode=choice(body, "mode", MODES),
+            phase="pencilled",
+            requested_reason=text(body, "requestedReason", optional=True, limit=100) or None,
+            memo=text(body, "memo", optional=True, limit=4000),
+            coverage={
+                key: text(coverage, key, optional=True)
                 for key in ("payer", "memberNumber", "groupNumber")
             },
-        }
-        self._visits[visit_id] = visit
+        )
+        self._check_references(visit)
+        self._journal.record(visit, "pencilled")
+        self._visits[visit["visitId"]] = visit
         return visit
+
+    def _check_references(self, visit: Json) -> None:
+        if any(a["personId"] not in self._people for a in visit["attendees"]):
+            raise Fault(422, "unknown_reference", "personId")
+        if visit["clinicianId"] not in self.clinicians:
+            raise Fault(422, "unknown_reference", "clinicianId")
+        if visit["siteId"] not in self.sites:
+            raise Fault(422, "unknown_reference", "siteId")
 
     def search(self, body: Json) -> Json:
         """People born on ``birthDate``, a page at a time (Acme searches no names)."""
-        born = _birth_date(body, "birthDate").isoformat()
+        born = birth_date(body, "birthDate").isoformat()
         token = body.get("pageToken") or "0"
         if not isinstance(token, str) or not token.isdigit():
             raise Fault(400, "invalid_body", "pageToken")
         start = int(token)
         with self._lock:
-            found = [p for p in self._people.values() if p["birthDate"] == born]
+            found = [copy.deepcopy(p) for p in self._people.values() if p["birthDate"] == born]
         page = found[start : start + self.page_size]
         more = start + self.page_size < len(found)
         return {"people": page, "nextPageToken": str(start + self.page_size) if more else None}
@@ -202,7 +230,13 @@ class AcmeRecords:
     def visits_of(self, person_id: str) -> Json:
         with self._lock:
             self._found(self._people.get(person_id))
-            return {"visits": [v for v in self._visits.values() if v["personId"] == person_id]}
+            return {
+                "visits": [
+                    copy.deepcopy(visit)
+                    for visit in self._visits.values()
+                    if any(a["personId"] == person_id for a in visit["attendees"])
+                ]
+            }
 
     def visit(self, visit_id: str) -> Json:
         with self._lock:
@@ -231,10 +265,10 @@ class AcmeRecords:
     def _found(record: Json | None) -> Json:
         if record is None:
             raise Fault(404, "not_found")
-        return dict(record)
+        return copy.deepcopy(record)
 
 
-PREFERENCES = {
+PREFERENCES: Json = {
     "patientSurveys": False,
     "onlineBooking": False,
     "clinicianProfilesPublic": False,
@@ -242,7 +276,7 @@ PREFERENCES = {
     "intakeForms": True,
 }
 
-VISIT_TYPES = {
+VISIT_TYPES: Json = {
     "visitTypes": [
         {"visitTypeId": "vt-annual", "label": "Annual checkup", "defaultLengthMinutes": 30},
         {"visitTypeId": "vt-follow-up", "label": "Follow-up", "defaultLengthMinutes": 20},

@@ -3,7 +3,10 @@
 In memory and thread-safe (the records, :mod:`acme_ehr.fake_records`, sit behind one lock).
 Every request but the health check needs ``Authorization: Bearer <api key>``. Both creates need
 an ``Idempotency-Token``, remembered per endpoint: the same token with the same body answers the
-first result again, and with another body is refused (409). Run it on its own with::
+first result again, and with another body is refused (409). Staff act on visits through the
+front desk's routes (:mod:`acme_ehr.fake_desk`); every change to a visit is an entry in the
+journal (:mod:`acme_ehr.fake_journal`), and, given a webhook secret, a signed message
+(:mod:`acme_ehr.fake_webhooks`). Run it on its own with::
 
     ACME_EHR_API_KEY=acme-dev-key python -m acme_ehr.fake_server --port 8600
 
@@ -11,11 +14,15 @@ Routes (JSON; errors are ``{"fault": {"kind": …, "field": …}}`` and never ec
 
     GET  /v2/health                      no key needed
     POST /v2/people:search               {"birthDate", "pageToken"?} → {"people", "nextPageToken"}
-    POST /v2/people                      a person → 201
+    POST /v2/people                      a person, with contact and messaging consents → 201
     GET  /v2/people/{personId}
     GET  /v2/people/{personId}/visits
     POST /v2/visits                      a visit, pencilled in → 201
+    POST /v2/visits:book                 staff book a visit, confirmed (a group: personIds) → 201
     GET  /v2/visits/{visitId}
+    POST /v2/visits/{visitId}:<verb>     confirm, turnDown, cancel, move, arrive, complete,
+                                         markDidNotAttend → the visit
+    GET  /v2/journal?after=&pageSize=    {"entries", "resumeAfter"} (pageSize 1-200, default 50)
     GET  /v2/practice/preferences
     GET  /v2/clinicians                  {"clinicians": [{"clinicianId", "displayName", …}]}
     GET  /v2/sites                       {"sites": [{"siteId", "label"}]}
@@ -33,20 +40,23 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from acme_ehr.fake_desk import STAFF_ACTIONS, booked_visit
+from acme_ehr.fake_fields import Fault, Json
+from acme_ehr.fake_journal import MAX_PAGE_SIZE, Journal
 from acme_ehr.fake_records import (
     DEFAULT_CLINICIANS,
     DEFAULT_SITES,
     PREFERENCES,
     VISIT_TYPES,
     AcmeRecords,
-    Fault,
-    Json,
 )
+from acme_ehr.fake_webhooks import SentWebhook, WebhookSigner
 
 __all__ = ["DEFAULT_API_KEY", "AcmeAPI", "FakeAcmeEHR", "main"]
 
@@ -54,7 +64,9 @@ DEFAULT_API_KEY = "acme-dev-key"
 
 _PERSON = re.compile(r"/v2/people/([^/]+)")
 _PERSON_VISITS = re.compile(r"/v2/people/([^/]+)/visits")
-_VISIT = re.compile(r"/v2/visits/([^/]+)")
+_VISIT = re.compile(r"/v2/visits/([^/:]+)")
+_STAFF_ACTION = re.compile(r"/v2/visits/([^/:]+):(\w+)")
+JOURNAL_PAGE_SIZE = 50
 
 
 class AcmeAPI:
@@ -67,7 +79,8 @@ class AcmeAPI:
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: Json | None
     ) -> tuple[int, Json]:
-        path = path.split("?", 1)[0]
+        url = urlsplit(path)
+        path, query = url.path, parse_qs(url.query)
         if method == "GET" and path == "/v2/health":
             return 200, {"status": "up"}
         given = headers.get("authorization", "").removeprefix("Bearer ")
@@ -79,7 +92,15 @@ class AcmeAPI:
                 return 200, records.search(body)
             if path in ("/v2/people", "/v2/visits"):
                 return records.create(path.removeprefix("/v2/"), self._token(headers), body)
+            if path == "/v2/visits:book":
+                return 201, records.book(booked_visit(body))
+            match = _STAFF_ACTION.fullmatch(path)
+            if match is not None and match.group(2) in STAFF_ACTIONS:
+                act = STAFF_ACTIONS[match.group(2)]
+                return 200, records.revise(unquote(match.group(1)), lambda v: act(v, body))
         if method == "GET":
+            if path == "/v2/journal":
+                return 200, records.journal_page(*self._journal_query(query))
             if path == "/v2/practice/preferences":
                 return 200, dict(PREFERENCES)
             if path == "/v2/clinicians":
@@ -98,6 +119,14 @@ class AcmeAPI:
                 if match is not None:
                     return 200, read(unquote(match.group(1)))
         raise Fault(404, "no_such_route")
+
+    @staticmethod
+    def _journal_query(query: dict[str, list[str]]) -> tuple[str | None, int]:
+        after = query.get("after", [None])[-1]
+        size = query.get("pageSize", [str(JOURNAL_PAGE_SIZE)])[-1]
+        if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+            raise Fault(400, "invalid_query", "pageSize")
+        return after, int(size)
 
     @staticmethod
     def _token(headers: dict[str, str]) -> str:
@@ -158,7 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeAcmeEHR:
     """The fake EHR on a loopback port, served from a background thread; a context manager.
 
-    ``port=0`` picks a free port; :attr:`base_url` says which.
+    ``port=0`` picks a free port; :attr:`base_url` says which. ``clock`` times the journal's
+    entries and signs the webhooks; with a ``webhook_secret`` (Standard Webhooks: ``whsec_`` and
+    base64) every entry is also a signed message, kept in :attr:`webhooks`.
     """
 
     def __init__(
@@ -170,13 +201,22 @@ class FakeAcmeEHR:
         clinicians: Sequence[str] = DEFAULT_CLINICIANS,
         sites: Sequence[str] = DEFAULT_SITES,
         page_size: int = 25,
+        webhook_secret: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         verbose: bool = False,
     ) -> None:
-        self.records = AcmeRecords(clinicians, sites, page_size=page_size)
+        self._signer = WebhookSigner(webhook_secret, clock) if webhook_secret else None
+        journal = Journal(clock, [self._signer] if self._signer else [])
+        self.records = AcmeRecords(clinicians, sites, journal=journal, page_size=page_size)
         self._server = _Server((host, port), _Handler)
         self._server.api = AcmeAPI(self.records, api_key)
         self._server.verbose = verbose
         self._thread: threading.Thread | None = None
+
+    @property
+    def webhooks(self) -> list[SentWebhook]:
+        """The messages signed so far, oldest first (none without a webhook secret)."""
+        return self._signer.sent if self._signer else []
 
     @property
     def base_url(self) -> str:

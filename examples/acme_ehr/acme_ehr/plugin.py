@@ -26,9 +26,11 @@ def build_adapter(practice_id: str, settings: Settings) -> AcmeEHRAdapter:
     practice = load(settings).practices.get(practice_id)
     if practice is None:
         raise ConfigError(f"plugins.config.{PLUGIN}.practices.{practice_id}: not set")
+    secret = practice.webhook_secret
     return AcmeEHRAdapter(
         practice.base_url,
         practice.api_key.get_secret_value(),
+        webhook_secret=secret.get_secret_value() if secret else None,
         timeout_seconds=practice.timeout_seconds,
     )
 

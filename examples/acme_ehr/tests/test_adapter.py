@@ -183,14 +183,19 @@ def test_failures_map_onto_the_error_tree_without_patient_data(
 def test_a_visit_in_a_phase_this_adapter_does_not_know_is_an_unreadable_answer() -> None:
     body = {
         "visitId": "vt_1",
-        "personId": "pp_1",
+        "format": "individual",
+        "attendees": [{"personId": "pp_1", "phase": "pencilled"}],
         "clinicianId": "cl-lee",
         "siteId": "st-downtown",
         "begins": "2031-03-04T15:30:00Z",
         "lengthMinutes": 20,
         "mode": "in_person",
-        "phase": "teleported",
+        "phase": "pencilled",
+        "visitTypeId": None,
+        "forms": [],
+        "staffNote": None,
     }
+    assert mocked(status(200, body)).read_appointment("vt_1").state == "tentative"
     with pytest.raises(ExternalUnavailable) as caught:
-        mocked(status(200, body)).read_appointment("vt_1")
+        mocked(status(200, {**body, "phase": "teleported"})).read_appointment("vt_1")
     assert caught.value.code == "ehr_bad_answer"

@@ -72,5 +72,5 @@ def test_requests_become_tentative_visits_and_a_returning_patient_is_attached(
         ("1001", "st-uptown", "in_person", "pencilled"),
         ("1002", "st-downtown", "virtual", "pencilled"),
     ]
-    assert visits[0]["personId"] == visits[1]["personId"]
+    assert visits[0]["attendees"] == visits[1]["attendees"]  # one person, pencilled twice
     assert datetime.fromisoformat(visits[0]["begins"]) == start

@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import WEBHOOK_SECRET
 from integration_core.api import ConfigError, Settings
 
 from acme_ehr.adapter import AcmeEHRAdapter
+from acme_ehr.fake_webhooks import WebhookSigner
 from acme_ehr.plugin import build_adapter, check_config
 
 CONFIG = Path(__file__).parents[1] / "practice-sync.toml"
@@ -43,6 +46,18 @@ def practice_sync(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 def test_the_factory_builds_the_practices_adapter() -> None:
     adapter = build_adapter("riverside", settings(example()))
     assert isinstance(adapter, AcmeEHRAdapter)
+    adapter.close()
+
+
+def test_the_factory_gives_the_adapter_the_practices_webhook_secret() -> None:
+    document = example()
+    document["plugins"]["config"]["acme_ehr"]["practices"]["riverside"]["webhook_secret"] = (
+        WEBHOOK_SECRET
+    )
+    adapter = build_adapter("riverside", settings(document))
+    signed_at = datetime(2031, 3, 1, tzinfo=UTC)
+    message = WebhookSigner(WEBHOOK_SECRET, lambda: signed_at).sign('{"event": "ping"}')
+    assert adapter.parse_webhook(message.headers, message.body, now=signed_at).changes == ()
     adapter.close()
 
 
