@@ -1,6 +1,6 @@
 """``EHRAdapterContract``: the conformance suite every EHR adapter passes.
 
-Subclass it in your tests and provide two fixtures::
+Subclass it in your tests and provide four fixtures::
 
     class TestMyEHR(EHRAdapterContract):
         provider_ids = ("doc-17", "doc-23")  # two providers your EHR's directory lists
@@ -8,11 +8,26 @@ Subclass it in your tests and provide two fixtures::
 
         @pytest.fixture
         def ehr_adapter(self) -> EHRAdapter:
-            return MyEHRAdapter(...)  # a fresh EHR: no patient born on the contract's dates
+            # a fresh EHR: no patient born on the contract's dates, no change in its feed;
+            # verifying webhooks with the secret the EHR signs those to ehr_staff's receiver
+            return MyEHRAdapter(..., webhook_secret=SECRET)
+
+        @pytest.fixture
+        def ehr_staff(self) -> EHRStaff:
+            return MyEHRStaff(...)  # the hands of the same EHR's staff, and its webhooks
 
         @pytest.fixture
         def unreachable_ehr_adapter(self) -> EHRAdapter:
             return MyEHRAdapter("http://127.0.0.1:9", ...)  # nothing answers there
+
+        @pytest.fixture
+        def wrong_secret_ehr_adapter(self) -> EHRAdapter:
+            return MyEHRAdapter(..., webhook_secret=OTHER_SECRET)  # not the EHR's secret
+
+``ehr_staff`` (:class:`~integration_core.testing.EHRStaff`) does what a practice's staff do in
+the EHR — confirm, decline, cancel, reschedule, check in and out, mark a no-show, enter a
+patient, book one patient or a group — and hands over the webhooks the EHR sent meanwhile,
+which the contract verifies at the time it reads them.
 
 The contract's patients are born on ``birth_date`` or ``other_birth_date``: every patient the
 EHR knows on those days must be one the running test created (override the dates if your EHR
@@ -21,6 +36,11 @@ zone behind UTC, so a slip between local and UTC time changes the day. Matches a
 the core's policy (:func:`integration_core.ehr.matching.decide`), so a search may return extra
 real candidates, but every candidate born on a contract date must be a patient the test
 created, with the demographics the EHR answered the create with.
+
+Staff confirm and book with the first visit reason ``list_visit_reasons`` answers with a length
+other than the 45 minutes the contract requests (or any with a length), asking for
+``intake_forms`` (default ``("Medical History",)``: override it with forms your EHR takes).
+Appointments of one test are hours apart, so no decision clashes with another.
 
 What the tests prove:
 
@@ -43,9 +63,9 @@ What the tests prove:
 * ``test_an_appointment_for_an_unknown_patient_is_refused`` — ``ExternalRejected`` or
   ``MissingRecord``.
 * ``test_an_unknown_appointment_is_a_missing_record`` — ``MissingRecord``.
-* ``test_an_unreachable_ehr_is_a_transient_error[<method>]`` — every protocol method raises
-  ``ExternalUnavailable`` or ``ExternalTimeout`` (the directory listings too: an empty list
-  would read as "no such provider").
+* ``test_an_unreachable_ehr_is_a_transient_error[<method>]`` — every protocol method that calls
+  the EHR raises ``ExternalUnavailable`` or ``ExternalTimeout`` (the directory listings and
+  the feed too: an empty list would read as "no such provider", an empty page as "no change").
 * ``test_an_outage_error_carries_no_patient_data`` and
   ``test_a_refusal_carries_no_patient_data`` — no name, email, phone, date of birth, insurance
   or patient note in an error's message, its arguments or the exceptions chained to it.
@@ -56,6 +76,39 @@ What the tests prove:
 * ``test_visit_reasons_are_listed_with_positive_durations`` — at least one visit reason, each
   id once, each with a name and a duration that is positive or ``None`` (no default length:
   never 0).
+* ``test_each_thing_done_to_an_appointment_is_one_change[<life>]`` — an appointment requested
+  by practice-sync or booked by staff, then confirmed (at the time asked or an hour later),
+  declined, cancelled, rescheduled, checked in, checked out or marked a no-show, is one change
+  in the feed per step, in order, with versions 1, 2, 3 …, each with the step's kind and the
+  appointment as it then stood: state, start, duration (a confirm's or a booking's visit reason
+  sets it), telehealth, provider, location, visit reason, intake forms, staff's reason, and
+  its patient in the appointment's state (``patient_id`` ``None``: a single patient's change
+  concerns the whole appointment). Lives use both providers and locations, in person and
+  telehealth.
+* ``test_a_group_lists_each_patient_in_their_own_state`` — in a group booked by staff, one
+  patient checked in, another marked a no-show and the first checked out are each a change
+  naming that patient, the group staying booked and listing every patient once, each in their
+  own state.
+* ``test_the_feed_read_one_change_at_a_time_gives_each_change_once_in_order`` — pages of one
+  (``limit=1``) give every change once, in the order of the whole feed, and reading on from any
+  page's cursor, the empty last page's included, gives exactly the changes after it (a cursor
+  that skips one, repeats one or goes back fails).
+* ``test_the_feed_from_its_last_cursor_is_empty_until_a_new_change`` — reading from the end of
+  the feed, or from an empty page's cursor, answers nothing until staff act, then just that
+  change.
+* ``test_a_webhook_tells_the_same_change_as_the_feed`` — every webhook ``ehr_staff`` reports
+  verifies, with a message id, and tells its changes exactly as the feed does; every change of
+  the test's appointments comes by a webhook.
+* ``test_a_tampered_webhook_is_refused`` — a webhook with a space added to its body, or its
+  providers swapped, is ``InvalidWebhook``, with no patient data in the error.
+* ``test_a_webhook_signed_with_another_secret_is_refused`` — ``wrong_secret_ehr_adapter``
+  refuses every webhook with ``InvalidWebhook``.
+* ``test_a_webhook_verified_far_from_its_signing_time_is_refused[before_signing|after_signing]``
+  — six minutes before or after the ``signed_at`` it verified with, it is ``InvalidWebhook``.
+* ``test_each_patient_is_read_with_their_own_contact_details`` — two patients staff entered,
+  reached and agreeing differently, are each read with their own name, date of birth, sex,
+  email, mobile phone and consent to email and texts, also when read again after the other.
+* ``test_an_unknown_patient_is_a_missing_record`` — ``read_patient`` answers ``MissingRecord``.
 
 To opt out of a test your EHR cannot run, name it with a reason::
 
@@ -67,15 +120,12 @@ or deselect it (``pytest --deselect`` / ``-k``).
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, ClassVar
-from uuid import uuid4
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
-from pydantic import BaseModel
 
-from integration_core.ehr.matching import Match, decide, same_name
+from integration_core.ehr.matching import Match, decide
 from integration_core.ehr.protocol import (
     EHRAdapter,
     EHRAppointment,
@@ -90,46 +140,29 @@ from integration_core.errors import (
     ExternalUnavailable,
     MissingRecord,
 )
+from integration_core.testing.ehr_change_contract import EHRChangeContract
+from integration_core.testing.ehr_contract_base import (
+    UNKNOWN_ID,
+    Known,
+    assert_no_patient_data,
+    new_key,
+)
 
 __all__ = ["EHRAdapterContract"]
-
-UNKNOWN_ID = "contract-no-such-record"
 
 PROTOCOL_METHODS = tuple(
     name
     for name, value in vars(EHRAdapter).items()
-    if callable(value) and name[0] != "_" and name != "close"
+    if callable(value) and name[0] != "_" and name not in ("close", "parse_webhook")
 )
-"""The methods that call the EHR (``close`` only releases the adapter's connections)."""
+"""The methods that call the EHR (``close`` only releases the adapter's connections, and
+``parse_webhook`` reads what the EHR sent)."""
 
 RESPELLINGS: dict[str, Callable[[str], str]] = {
     "case": str.upper,
     "unicode_form": lambda name: unicodedata.normalize("NFD", name),
     "whitespace": lambda name: "  " + "   ".join(name.split()) + " ",
 }
-
-PATIENT_DATA = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "patient_note",
-    "insurance_carrier",
-    "insurance_member_id",
-    "insurance_group",
-)
-
-Known = dict[str, EHRPatient]
-"""The patients a test created, by id, as the EHR answered each create."""
-
-
-def _key() -> str:
-    return f"contract-{uuid4().hex}"
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).casefold()
 
 
 def _query(patient: NewPatient | EHRPatient) -> PatientQuery:
@@ -148,41 +181,6 @@ def _raised(call: Callable[[EHRAdapter], object], adapter: EHRAdapter) -> BaseEx
     return None
 
 
-def _patient_data(given: Iterable[BaseModel]) -> Iterator[tuple[str, str]]:
-    """(field, text) for every piece of patient data in ``given``, as an error might quote it."""
-    for shape in given:
-        for field in PATIENT_DATA:
-            value = getattr(shape, field, None)
-            if isinstance(value, date):
-                yield field, value.isoformat()
-                yield field, value.strftime("%m/%d/%Y")
-            elif value:
-                yield field, str(value)
-                if field == "phone":
-                    yield field, "".join(c for c in str(value) if c.isdigit())
-
-
-def _error_texts(error: BaseException) -> Iterator[str]:
-    """The message and arguments of ``error`` and of every exception chained to it."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield str(current)
-        yield from (str(arg) for arg in current.args)
-        current = current.__cause__ or current.__context__
-
-
-def _assert_no_patient_data(
-    error: BaseException | None, given: Iterable[BaseModel], situation: str
-) -> None:
-    if error is None:
-        return  # whether it should have failed is another test's business
-    text = _fold(" ".join(_error_texts(error)))
-    leaked = sorted({field for field, value in _patient_data(given) if _fold(value) in text})
-    assert not leaked, f"the error for {situation} carries patient data: {', '.join(leaked)}"
-
-
 def _assert_as_asked(got: EHRAppointment, wanted: NewAppointment, source: str) -> None:
     end = wanted.start + timedelta(minutes=wanted.duration_minutes)
     checks = {
@@ -199,62 +197,7 @@ def _assert_as_asked(got: EHRAppointment, wanted: NewAppointment, source: str) -
     assert not wrong, f"{source} differs from the appointment asked for in: {', '.join(wrong)}"
 
 
-class EHRAdapterContract:
-    provider_ids: tuple[str, str] = ("1001", "1002")
-    location_ids: tuple[str, str] = ("downtown", "lakeside")
-    birth_date = date(1911, 11, 11)
-    other_birth_date = date(1912, 12, 12)
-    appointment_start = datetime(2031, 5, 6, 21, 15, tzinfo=timezone(timedelta(hours=-4)))
-    skipped_contract_tests: ClassVar[Mapping[str, str]] = {}
-    """Contract test name → why this EHR skips it."""
-
-    @pytest.fixture(autouse=True)
-    def _skip_opted_out(self, request: pytest.FixtureRequest) -> None:
-        reason = self.skipped_contract_tests.get(request.function.__name__)
-        if reason is not None:
-            pytest.skip(reason)
-
-    # -- the contract's data ------------------------------------------------------------
-
-    def new_patient(self, **changes: Any) -> NewPatient:
-        values: dict[str, Any] = {
-            "first_name": "Zoë Ann",
-            "last_name": "Núñez",
-            "date_of_birth": self.birth_date,
-            "sex": "female",
-            "email": "zoe.ann.contract@example.com",
-            "phone": "+16175550199",
-        }
-        values.update(changes)
-        return NewPatient(**values)
-
-    def new_appointment(self, patient_id: str, **changes: Any) -> NewAppointment:
-        values: dict[str, Any] = {
-            "patient_id": patient_id,
-            "provider_id": self.provider_ids[0],
-            "location_id": self.location_ids[0],
-            "start": self.appointment_start,
-            "duration_minutes": 45,
-            "telehealth": False,
-            "patient_note": "Sore left knee since a ski fall",
-            "insurance_carrier": "Bluebonnet Mutual",
-            "insurance_member_id": "BBM-4412-0097",
-            "insurance_group": "GRP-77310",
-        }
-        values.update(changes)
-        return NewAppointment(**values)
-
-    def _create(self, adapter: EHRAdapter, patient: NewPatient, known: Known) -> EHRPatient:
-        """Create ``patient`` (checking the answer's demographics) and add it to ``known``."""
-        created = adapter.create_patient(patient, idempotency_key=_key())
-        assert (
-            same_name(created.first_name, patient.first_name)
-            and same_name(created.last_name, patient.last_name)
-            and created.date_of_birth == patient.date_of_birth
-        ), "create_patient answered with other demographics than it was given"
-        known[created.id] = created
-        return created
-
+class EHRAdapterContract(EHRChangeContract):
     def _match(
         self, adapter: EHRAdapter, query: PatientQuery, known: Known
     ) -> tuple[Match, EHRPatient | None]:
@@ -275,15 +218,17 @@ class EHRAdapterContract:
         appointment = self.new_appointment(UNKNOWN_ID)
         return {
             "find_patients": lambda ehr: ehr.find_patients(_query(patient)),
-            "create_patient": lambda ehr: ehr.create_patient(patient, idempotency_key=_key()),
+            "create_patient": lambda ehr: ehr.create_patient(patient, idempotency_key=new_key()),
             "create_tentative_appointment": lambda ehr: ehr.create_tentative_appointment(
-                appointment, idempotency_key=_key()
+                appointment, idempotency_key=new_key()
             ),
             "read_appointment": lambda ehr: ehr.read_appointment(UNKNOWN_ID),
             "read_practice_settings": lambda ehr: ehr.read_practice_settings(),
             "list_providers": lambda ehr: ehr.list_providers(),
             "list_locations": lambda ehr: ehr.list_locations(),
             "list_visit_reasons": lambda ehr: ehr.list_visit_reasons(),
+            "read_changes": lambda ehr: ehr.read_changes(None),
+            "read_patient": lambda ehr: ehr.read_patient(UNKNOWN_ID),
         }
 
     # -- patients -----------------------------------------------------------------------
@@ -353,7 +298,7 @@ class EHRAdapterContract:
     def test_a_patient_created_twice_with_one_key_is_one_patient(
         self, ehr_adapter: EHRAdapter
     ) -> None:
-        key = _key()
+        key = new_key()
         patient = self.new_patient()
         first = ehr_adapter.create_patient(patient, idempotency_key=key)
         again = ehr_adapter.create_patient(patient, idempotency_key=key)
@@ -366,7 +311,7 @@ class EHRAdapterContract:
     def test_a_patient_key_reused_with_another_body_is_refused(
         self, ehr_adapter: EHRAdapter
     ) -> None:
-        key = _key()
+        key = new_key()
         ehr_adapter.create_patient(self.new_patient(), idempotency_key=key)
         with pytest.raises(ExternalRejected):
             ehr_adapter.create_patient(self.new_patient(first_name="Rosalind"), idempotency_key=key)
@@ -385,7 +330,7 @@ class EHRAdapterContract:
             location_id=self.location_ids[second],
             telehealth=telehealth,
         )
-        created = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=_key())
+        created = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=new_key())
         _assert_as_asked(created, wanted, "create_tentative_appointment")
         read = ehr_adapter.read_appointment(created.id)
         assert read.id == created.id, "read_appointment answered with another appointment"
@@ -396,7 +341,7 @@ class EHRAdapterContract:
     ) -> None:
         patient = self._create(ehr_adapter, self.new_patient(), {})
         wanted = self.new_appointment(patient.id)
-        key = _key()
+        key = new_key()
         first = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=key)
         again = ehr_adapter.create_tentative_appointment(wanted, idempotency_key=key)
         assert again == first, "a replayed create answered with another appointment"
@@ -405,7 +350,7 @@ class EHRAdapterContract:
         self, ehr_adapter: EHRAdapter
     ) -> None:
         patient = self._create(ehr_adapter, self.new_patient(), {})
-        key = _key()
+        key = new_key()
         ehr_adapter.create_tentative_appointment(
             self.new_appointment(patient.id), idempotency_key=key
         )
@@ -418,7 +363,7 @@ class EHRAdapterContract:
     ) -> None:
         with pytest.raises((ExternalRejected, MissingRecord)):
             ehr_adapter.create_tentative_appointment(
-                self.new_appointment(UNKNOWN_ID), idempotency_key=_key()
+                self.new_appointment(UNKNOWN_ID), idempotency_key=new_key()
             )
 
     def test_an_unknown_appointment_is_a_missing_record(self, ehr_adapter: EHRAdapter) -> None:
@@ -440,10 +385,10 @@ class EHRAdapterContract:
         given = [self.new_patient(), self.new_appointment(UNKNOWN_ID)]
         for method, call in self._calls().items():
             error = _raised(call, unreachable_ehr_adapter)
-            _assert_no_patient_data(error, given, f"{method} on an unreachable EHR")
+            assert_no_patient_data(error, given, f"{method} on an unreachable EHR")
 
     def test_a_refusal_carries_no_patient_data(self, ehr_adapter: EHRAdapter) -> None:
-        patient_key, appointment_key = _key(), _key()
+        patient_key, appointment_key = new_key(), new_key()
         patient = ehr_adapter.create_patient(self.new_patient(), idempotency_key=patient_key)
         ehr_adapter.create_tentative_appointment(
             self.new_appointment(patient.id), idempotency_key=appointment_key
@@ -461,12 +406,12 @@ class EHRAdapterContract:
                 other_appointment, idempotency_key=appointment_key
             ),
             "an unknown patient's appointment": lambda ehr: ehr.create_tentative_appointment(
-                unknown, idempotency_key=_key()
+                unknown, idempotency_key=new_key()
             ),
         }
         given = [self.new_patient(), other_patient, other_appointment, unknown]
         for situation, call in refusals.items():
-            _assert_no_patient_data(_raised(call, ehr_adapter), given, situation)
+            assert_no_patient_data(_raised(call, ehr_adapter), given, situation)
 
     def test_practice_settings_are_readable(self, ehr_adapter: EHRAdapter) -> None:
         settings = ehr_adapter.read_practice_settings()
