@@ -11,14 +11,21 @@ Per practice, one of:
 
 Every practice whose ``ehr_adapter`` is ``kareo_like`` needs its table here (checked at
 start-up).
+
+A practice's ``webhook_secret`` is the Standard Webhooks secret its EHR signs change webhooks
+with (``whsec_…``, given when the webhook subscription was made): a secret too, so from the
+environment (``…__PRACTICES__ACME__WEBHOOK_SECRET``). Without one, every webhook is refused and
+changes are read from the EHR's feed alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import re
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from integration_core.api import (
     ConfigError,
@@ -41,6 +48,7 @@ __all__ = [
 PLUGIN = "ehr_kareo_like"
 ADAPTER = "kareo_like"
 IN_MEMORY = "sqlite://"
+SECRET_PREFIX = "whsec_"
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +70,26 @@ class KareoPracticeSettings(ConfigSection):
     transient_retries: int = Field(
         default=2, ge=0, le=10, description="quick retries inside one delivery attempt"
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="the secret the EHR signs its webhooks with (whsec_…)"
+    )
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """``whsec_`` and the base64 of some bytes, as the EHR gives it: checked here, since
+        a secret that cannot sign would refuse every webhook without saying why."""
+        if secret is None:
+            return None
+        value = secret.get_secret_value()
+        encoded = value.removeprefix(SECRET_PREFIX)
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error:
+            key = b""
+        if not value.startswith(SECRET_PREFIX) or not key:
+            raise ValueError("a Standard Webhooks secret is whsec_ and base64")
+        return secret
 
     @model_validator(mode="after")
     def _one_ehr(self) -> KareoPracticeSettings:

@@ -62,6 +62,9 @@ def build_adapter(practice_id: str, settings: Settings) -> KareoLikeAdapter:
         transport=transport,
         timeout_seconds=practice.timeout_seconds,
         transient_retries=practice.transient_retries,
+        webhook_secret=(
+            practice.webhook_secret.get_secret_value() if practice.webhook_secret else None
+        ),
     )
 
 

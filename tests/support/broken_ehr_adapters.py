@@ -1,29 +1,31 @@
 """Deliberately broken EHR adapters, each a ``KareoLikeAdapter`` with one plausible bug that
-the contract kit must catch, and the fixtures that run any Kareo-like adapter under the kit."""
+the contract kit must catch."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import unicodedata
-from collections.abc import Hashable, Iterator
-from datetime import UTC
-from typing import Any, ClassVar
+from collections.abc import Hashable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from integration_core.api import (
+    ChangePage,
     EHRAppointment,
+    EHRAttendee,
+    EHRChange,
     EHRLocation,
     EHRPatient,
+    EHRPatientContact,
     EHRPracticeSettings,
     EHRProvider,
     EHRVisitReason,
     ExternalRejected,
     ExternalUnavailable,
-    InProcessTransport,
+    InvalidWebhook,
     MissingRecord,
     NewAppointment,
     PatientQuery,
@@ -31,23 +33,24 @@ from integration_core.api import (
     TransientError,
     same_name,
 )
-from integration_core.testing.processes import free_port
+from integration_core.http.webhooks import STANDARD_WEBHOOK_TOLERANCE
 from plugins.ehr_kareo_like.adapter import KareoLikeAdapter
-from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
-from plugins.ehr_kareo_like.sandbox.store import SandboxStore
-from tests.support.sandbox_ehr import API_KEY
+from plugins.ehr_kareo_like.sandbox.changes import FIRST_CURSOR
 
 __all__ = [
     "CaseSensitiveNames",
+    "ContactsCachedByAccount",
     "DirectoryEmptyWhenDown",
     "EchoesTheSearchedSpelling",
+    "GroupReadAsOnePatient",
     "IdempotencyKeyNotSent",
     "InventsTheSearchedPatient",
     "KeyPerBody",
     "LocationNameAsId",
     "NotFoundAsRejected",
-    "OnInProcessSandbox",
     "OutageErrorsNameThePatient",
+    "OverlapsFullPages",
+    "PeeksOneChangeAhead",
     "ProviderAndLocationCrossed",
     "ProviderNameAsId",
     "RefusalsQuoteTheRequest",
@@ -57,7 +60,10 @@ __all__ = [
     "SearchCacheWithoutFirstName",
     "SearchCacheWithoutLastName",
     "SettingsDefaultWhenDown",
+    "SignatureNotChecked",
+    "StaleWebhooksAccepted",
     "StandardSlotLength",
+    "StartsOverAfterAnEmptyPage",
     "TelehealthNotSent",
     "TelehealthReadFromVisitReason",
     "UnicodeFormSensitiveNames",
@@ -66,45 +72,6 @@ __all__ = [
     "WallClockSentAsUTC",
     "WhitespaceSensitiveNames",
 ]
-
-
-class OnInProcessSandbox:
-    """The fixtures an ``EHRAdapterContract`` subclass needs, for a Kareo-like
-    ``adapter_class``: a sandbox EHR served in this process (one database per test class,
-    emptied before each test), and the same adapter pointed at a port nothing listens on."""
-
-    adapter_class: ClassVar[type[KareoLikeAdapter]]
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def sandbox(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxStore]:
-        store = SandboxStore(f"sqlite:///{tmp_path_factory.mktemp('sandbox-ehr') / 'ehr.db'}")
-        yield store
-        store.dispose()
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def sandbox_app(cls, sandbox: SandboxStore) -> FastAPI:
-        return create_sandbox_app(sandbox, API_KEY)
-
-    @pytest.fixture
-    def ehr_adapter(
-        self, sandbox: SandboxStore, sandbox_app: FastAPI
-    ) -> Iterator[KareoLikeAdapter]:
-        sandbox.forget_records()
-        transport = InProcessTransport(sandbox_app)
-        adapter = self.adapter_class(
-            "http://sandbox-ehr", API_KEY, transport=transport, transient_retries=0
-        )
-        yield adapter
-        adapter.close()
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def unreachable_ehr_adapter(cls) -> Iterator[KareoLikeAdapter]:
-        adapter = cls.adapter_class(f"http://127.0.0.1:{free_port()}", API_KEY, transient_retries=0)
-        yield adapter
-        adapter.close()
 
 
 # -- searches ---------------------------------------------------------------------------
@@ -350,6 +317,89 @@ class DirectoryEmptyWhenDown(KareoLikeAdapter):
             return []
 
 
+# -- changes ---------------------------------------------------------------------------
+
+
+class PeeksOneChangeAhead(KareoLikeAdapter):
+    """Asks the feed for one change more than the limit, to know whether more follow, and
+    keeps the limit's worth with the cursor of all it read: a full page loses its last."""
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        page = super().read_changes(cursor, limit=limit + 1)
+        return page.model_copy(update={"changes": page.changes[:limit]})
+
+
+class OverlapsFullPages(KareoLikeAdapter):
+    """After a full page, starts the next one at that page's last change, in case the EHR
+    wrote another in the same instant: that change comes twice."""
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        page = super().read_changes(cursor, limit=limit)
+        if len(page.changes) < limit:
+            return page
+        before_last = super().read_changes(cursor, limit=limit - 1).cursor if limit > 1 else cursor
+        return page.model_copy(update={"cursor": before_last or FIRST_CURSOR})
+
+
+class StartsOverAfterAnEmptyPage(KareoLikeAdapter):
+    """Takes an empty page for a feed that was reset, and answers the cursor of its start:
+    reading on reads every change again."""
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        page = super().read_changes(cursor, limit=limit)
+        return page if page.changes else page.model_copy(update={"cursor": FIRST_CURSOR})
+
+
+class GroupReadAsOnePatient(KareoLikeAdapter):
+    """Reads every appointment's patients as a single patient's: the first one, in the
+    appointment's state."""
+
+    @staticmethod
+    def _change(body: dict[str, Any]) -> EHRChange:
+        change = KareoLikeAdapter._change(body)
+        first = EHRAttendee(patient_id=change.attendees[0].patient_id, state=change.state)
+        return change.model_copy(update={"attendees": (first,)})
+
+
+class SignatureNotChecked(KareoLikeAdapter):
+    """Checks that a webhook was signed lately but not its signature, since only the EHR knows
+    the address: a forged or altered message passes."""
+
+    def _verify(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> tuple[str, datetime]:
+        signed_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+        if abs(now - signed_at) > STANDARD_WEBHOOK_TOLERANCE:
+            raise InvalidWebhook("the webhook was not signed close to now")
+        return headers["webhook-id"], signed_at
+
+
+class StaleWebhooksAccepted(KareoLikeAdapter):
+    """Verifies a webhook at the time it says it was signed, so that a retry the EHR kept for
+    hours still passes: so does a replay of it days later."""
+
+    def _verify(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> tuple[str, datetime]:
+        signed_at = datetime.fromtimestamp(int(headers.get("webhook-timestamp", "0")), UTC)
+        return super()._verify(headers, body, signed_at)
+
+
+class ContactsCachedByAccount(KareoLikeAdapter):
+    """Keeps contact details by the part of a patient's id before the dash, taking ``PAT-…``
+    for a family account whose members share them: every patient gets the first one read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.contacts: dict[str, EHRPatientContact] = {}
+
+    def read_patient(self, patient_id: str) -> EHRPatientContact:
+        account = patient_id.partition("-")[0]
+        if account not in self.contacts:
+            self.contacts[account] = super().read_patient(patient_id)
+        return self.contacts[account]
+
+
 # -- idempotency ------------------------------------------------------------------------
 
 
@@ -362,9 +412,15 @@ class IdempotencyKeyNotSent(KareoLikeAdapter):
     different body under the same key is simply created."""
 
     def _call(
-        self, method: str, path: str, *, json: Any = None, key: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return super()._call(method, path, json=json)
+        return super()._call(method, path, json=json, params=params)
 
 
 class KeyPerBody(KareoLikeAdapter):
@@ -372,12 +428,18 @@ class KeyPerBody(KareoLikeAdapter):
     accepted as a new create."""
 
     def _call(
-        self, method: str, path: str, *, json: Any = None, key: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if key is not None:
             digest = hashlib.sha256(_dumps(json).encode()).hexdigest()[:12]
             key = f"{key}-{digest}"
-        return super()._call(method, path, json=json, key=key)
+        return super()._call(method, path, json=json, key=key, params=params)
 
 
 # -- failures ---------------------------------------------------------------------------
@@ -436,9 +498,15 @@ class RefusalsQuoteTheRequest(KareoLikeAdapter):
     """Adds the request it sent to every refusal, for debugging."""
 
     def _call(
-        self, method: str, path: str, *, json: Any = None, key: str | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
-            return super()._call(method, path, json=json, key=key)
+            return super()._call(method, path, json=json, key=key, params=params)
         except PermanentError as error:
             raise type(error)(f"{error}: {_dumps(json)}", code=error.code) from None

@@ -22,7 +22,7 @@ pytest_plugins = ["pytester"]
 
 AUTHORS_TEST_FILE = """
 from integration_core.testing import EHRAdapterContract
-from tests.support.broken_ehr_adapters import OnInProcessSandbox
+from tests.support.kareo_contract import OnInProcessSandbox
 from {module} import {name}
 
 
@@ -55,6 +55,32 @@ LOCATIONS_LISTED = "test_the_locations_it_knows_are_listed"
 VISIT_REASONS = "test_visit_reasons_are_listed_with_positive_durations"
 OUTAGE_ERROR = "test_an_outage_error_carries_no_patient_data"
 REFUSAL = "test_a_refusal_carries_no_patient_data"
+UNKNOWN_PATIENT_READ = "test_an_unknown_patient_is_a_missing_record"
+REQUESTED_LIVES = {
+    f"test_each_thing_done_to_an_appointment_is_one_change[{life}]"
+    for life in (
+        "requested",
+        "confirmed",
+        "confirmed_later",
+        "declined",
+        "cancelled",
+        "rescheduled",
+        "checked_in",
+        "checked_out",
+    )
+}
+"""Every appointment's life that begins with practice-sync's request."""
+TELEHEALTH_REQUESTED = "test_each_thing_done_to_an_appointment_is_one_change[confirmed]"
+GROUP = "test_a_group_lists_each_patient_in_their_own_state"
+ONE_AT_A_TIME = "test_the_feed_read_one_change_at_a_time_gives_each_change_once_in_order"
+LAST_CURSOR = "test_the_feed_from_its_last_cursor_is_empty_until_a_new_change"
+TAMPERED = "test_a_tampered_webhook_is_refused"
+OTHER_SECRET = "test_a_webhook_signed_with_another_secret_is_refused"
+FAR_FROM_SIGNING = {
+    f"test_a_webhook_verified_far_from_its_signing_time_is_refused[{when}]"
+    for when in ("before_signing", "after_signing")
+}
+CONTACTS = "test_each_patient_is_read_with_their_own_contact_details"
 
 CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
     broken.SearchCacheWithoutFirstName: {NAMESAKES},
@@ -66,10 +92,10 @@ CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
     broken.InventsTheSearchedPatient: {NAMESAKES, NEVER_CREATED},
     broken.EchoesTheSearchedSpelling: {CASE, UNICODE_FORM, WHITESPACE},
     broken.ReportsANewAppointmentBooked: {IN_PERSON, TELEHEALTH},
-    broken.StandardSlotLength: {IN_PERSON, TELEHEALTH},
-    broken.WallClockSentAsUTC: {IN_PERSON, TELEHEALTH},
+    broken.StandardSlotLength: {IN_PERSON, TELEHEALTH, *REQUESTED_LIVES},
+    broken.WallClockSentAsUTC: {IN_PERSON, TELEHEALTH, *REQUESTED_LIVES},
     broken.ProviderAndLocationCrossed: {IN_PERSON, TELEHEALTH},
-    broken.TelehealthNotSent: {TELEHEALTH},
+    broken.TelehealthNotSent: {TELEHEALTH, TELEHEALTH_REQUESTED},
     broken.TelehealthReadFromVisitReason: {TELEHEALTH},
     broken.UnknownPatientRetried: {UNKNOWN_PATIENT},
     broken.IdempotencyKeyNotSent: {
@@ -79,7 +105,7 @@ CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
         APPOINTMENT_KEY_REUSED,
     },
     broken.KeyPerBody: {PATIENT_KEY_REUSED, APPOINTMENT_KEY_REUSED},
-    broken.NotFoundAsRejected: {UNKNOWN_APPOINTMENT},
+    broken.NotFoundAsRejected: {UNKNOWN_APPOINTMENT, UNKNOWN_PATIENT_READ},
     broken.SearchBestEffortWhenDown: {UNREACHABLE_SEARCH},
     broken.SettingsDefaultWhenDown: {UNREACHABLE_SETTINGS},
     broken.OutageErrorsNameThePatient: {OUTAGE_ERROR},
@@ -88,6 +114,13 @@ CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
     broken.LocationNameAsId: {LOCATIONS_LISTED},
     broken.UnsetDurationAsZero: {VISIT_REASONS},
     broken.DirectoryEmptyWhenDown: UNREACHABLE_DIRECTORY,
+    broken.PeeksOneChangeAhead: {ONE_AT_A_TIME},
+    broken.OverlapsFullPages: {ONE_AT_A_TIME},
+    broken.StartsOverAfterAnEmptyPage: {ONE_AT_A_TIME, LAST_CURSOR},
+    broken.GroupReadAsOnePatient: {GROUP},
+    broken.SignatureNotChecked: {TAMPERED, OTHER_SECRET},
+    broken.StaleWebhooksAccepted: FAR_FROM_SIGNING,
+    broken.ContactsCachedByAccount: {CONTACTS},
 }
 
 
@@ -135,6 +168,7 @@ def test_every_broken_adapter_is_run_against_the_kit() -> None:
 
 
 def test_a_test_opted_out_of_is_skipped(pytester: pytest.Pytester) -> None:
-    opt_out = f"skipped_contract_tests = {{{UNKNOWN_APPOINTMENT!r}: 'ids are numbers here'}}"
+    unknown = {UNKNOWN_APPOINTMENT, UNKNOWN_PATIENT_READ}
+    opt_out = f"skipped_contract_tests = dict.fromkeys({sorted(unknown)!r}, 'ids are numbers')"
     outcome = run_contract(pytester, broken.NotFoundAsRejected, opt_out)
-    assert outcome == (set(), {UNKNOWN_APPOINTMENT})
+    assert outcome == (set(), unknown)
