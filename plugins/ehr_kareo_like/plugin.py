@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -27,7 +28,13 @@ from plugins.ehr_kareo_like.config import (
 )
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.directory import read_directory
+from plugins.ehr_kareo_like.sandbox.outbound import (
+    signing_secret,
+    subscribe,
+    subscriber_url,
+)
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
+from plugins.ehr_kareo_like.staff_cli import staff
 
 _sandboxes: dict[str, tuple[SandboxStore, InProcessTransport]] = {}
 _lock = threading.Lock()
@@ -101,7 +108,32 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
     registry.add(ADAPTER, build_adapter)
 
 
-@click.command("sandbox-ehr")
+WEBHOOK_SECRET_ENV = "PRACTICE_SYNC_SANDBOX_EHR_WEBHOOK_SECRET"
+"""Where ``--webhook`` subscribers' secret comes from (a secret is never a command-line
+argument: it would show in the process list)."""
+
+
+def _webhook_urls(
+    _ctx: click.Context, _param: click.Parameter, urls: tuple[str, ...]
+) -> tuple[str, ...]:
+    try:
+        return tuple(subscriber_url(url) for url in urls)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _webhook_secret() -> str:
+    """The secret ``--webhook`` subscribers are signed for, from the environment."""
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if not secret:
+        raise click.UsageError(f"--webhook needs the subscribers' secret in {WEBHOOK_SECRET_ENV}")
+    try:
+        return signing_secret(secret)
+    except ValueError as exc:
+        raise click.UsageError(f"{WEBHOOK_SECRET_ENV}: {exc}") from None
+
+
+@click.group("sandbox-ehr", invoke_without_command=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8500, show_default=True, type=int)
 @click.option(
@@ -123,17 +155,45 @@ def register_ehr_adapters(registry: Registry[AdapterFactory], settings: Settings
     help="A TOML file of the providers and locations the EHR has, by their EHR ids "
     "(default: those of the example configuration, the demo and the test kit).",
 )
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    callback=_webhook_urls,
+    help=f"Post every change to URL, signed with the secret in {WEBHOOK_SECRET_ENV} "
+    "(repeat for more subscribers).",
+)
+@click.pass_context
 def sandbox_ehr(
-    host: str, port: int, database_url: str, api_key: str, directory: Path | None
+    ctx: click.Context,
+    host: str,
+    port: int,
+    database_url: str,
+    api_key: str,
+    directory: Path | None,
+    webhooks: tuple[str, ...],
 ) -> None:
-    """Run the Kareo-like sandbox EHR server on its own (until SIGINT or SIGTERM)."""
+    """Run the Kareo-like sandbox EHR server on its own (until SIGINT or SIGTERM).
+
+    With the staff subcommand, work in a running one instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     try:
         listed = read_directory(directory) if directory is not None else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--directory") from None
+    secret = _webhook_secret() if webhooks else None
     store = SandboxStore(database_url, directory=listed)
-    serve_until_stopped(create_sandbox_app(store, api_key), host=host, port=port)
-    store.dispose()
+    try:
+        for url in webhooks:
+            subscribe(store, url, secret, one_per_url=True)
+        serve_until_stopped(create_sandbox_app(store, api_key), host=host, port=port)
+    finally:
+        store.dispose()
+
+
+sandbox_ehr.add_command(staff)
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,13 +64,34 @@ def start(env: dict[str, str], command: str, log: Path) -> subprocess.Popen[byte
 
 
 @contextmanager
-def sandbox_ehr_server(database_url: str, api_key: str) -> Iterator[str]:
+def sandbox_ehr_server(
+    database_url: str,
+    api_key: str,
+    *,
+    options: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
     """``practice-sync sandbox-ehr`` on a free port of 127.0.0.1, over ``database_url``: its
-    URL once it answers; stopped with SIGTERM afterwards, which it must survive cleanly."""
+    URL once it answers; stopped with SIGTERM afterwards, which it must survive cleanly.
+    ``options`` are more of the command's options (``--webhook URL``); ``env`` adds to its
+    environment."""
     port = free_port()
     process = subprocess.Popen(
-        [*PRACTICE_SYNC, "sandbox-ehr", "--port", str(port), "--database-url", database_url],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": api_key},
+        [
+            *PRACTICE_SYNC,
+            "sandbox-ehr",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+            *options,
+        ],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": api_key,
+            **(env or {}),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
