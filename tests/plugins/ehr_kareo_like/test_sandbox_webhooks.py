@@ -21,6 +21,8 @@ from plugins.ehr_kareo_like.sandbox.changes import changes_after
 from plugins.ehr_kareo_like.sandbox.outbound import (
     WebhookDelivery,
     WebhookDispatcher,
+    WebhookSubscriber,
+    new_secret,
     subscribe,
 )
 from plugins.ehr_kareo_like.sandbox.staff_client import StaffApiError, StaffClient
@@ -269,3 +271,21 @@ def test_subscriptions_are_made_listed_and_removed_through_the_api_and_a_removed
         with pytest.raises(StaffApiError) as gone:
             client.unsubscribe_webhook(made[removed.url])
         assert (gone.value.status, gone.value.code) == (404, "not_found")
+
+
+def test_a_restart_with_the_same_subscriber_keeps_its_subscription_with_the_new_secret(tmp_path):
+    store = SandboxStore(f"sqlite:///{tmp_path / 'sandbox-ehr.db'}")
+    first, second = new_secret(), new_secret()
+    try:
+        kept, _ = subscribe(store, "http://127.0.0.1:9/hooks", first, one_per_url=True)
+        again, secret = subscribe(store, "http://127.0.0.1:9/hooks", second, one_per_url=True)
+        added, _ = subscribe(store, "http://127.0.0.1:9/hooks", second)
+        with store.read() as session:
+            rows = {row.id: row.secret for row in session.scalars(select(WebhookSubscriber))}
+        assert again == kept and secret == second
+        assert rows == {kept: second, added: second}
+        for url, bad_secret in (("ftp://127.0.0.1/hooks", None), ("http://127.0.0.1/", "")):
+            with pytest.raises(ValueError):
+                subscribe(store, url, bad_secret)
+    finally:
+        store.dispose()
