@@ -2,19 +2,34 @@
 
 What a practice's staff do in the EHR's own screens — confirm, decline, reschedule, check in,
 book, block time — as typed calls, for the ``sandbox-ehr staff`` command line and for tests
-that play the staff. Answers are the API's JSON as it came (typed dicts, so ``--json`` can print
-them unchanged); every failure is one :class:`StaffApiError` carrying the API's error code, its
-message (written for people, never quoting patient data), the HTTP status and, for a
-scheduling conflict, the clashing items.
+that play the staff. Answers are the API's JSON as it came (the typed dicts of
+:mod:`~plugins.ehr_kareo_like.sandbox.staff_answers`, re-exported here); every failure is one
+:class:`StaffApiError` carrying the API's error code, its message (written for people, never
+quoting patient data), the HTTP status and, for a scheduling conflict, the clashing items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, cast
 
 import httpx
+
+from plugins.ehr_kareo_like.sandbox.staff_answers import (
+    AppointmentDetail,
+    AppointmentPage,
+    AppointmentSummary,
+    AppointmentType,
+    Attendee,
+    Conflict,
+    Insurance,
+    NewWebhookSubscription,
+    Patient,
+    PatientRecord,
+    TimeBlock,
+    WebhookSubscription,
+)
 
 __all__ = [
     "AppointmentDetail",
@@ -31,104 +46,6 @@ __all__ = [
     "TimeBlock",
     "WebhookSubscription",
 ]
-
-AppointmentType = Literal["In Person", "Telehealth"]
-
-
-class Attendee(TypedDict):
-    patient_id: str
-    first_name: str
-    last_name: str
-    status: str
-    """``Confirmed``, ``Checked In``, ``Checked Out`` or ``No Show`` (a single patient's is
-    the appointment's)."""
-
-
-class Conflict(TypedDict):
-    kind: Literal["appointment", "time_block"]
-    id: str
-    start: str
-    end: str
-    status: str | None
-    """The clashing appointment's status; ``None`` for a time block."""
-
-
-class Insurance(TypedDict):
-    carrier: str | None
-    member_id: str | None
-    group: str | None
-
-
-class AppointmentSummary(TypedDict):
-    id: str
-    status: str
-    provider_id: str
-    location_id: str
-    start: str
-    end: str
-    duration_minutes: int
-    appointment_type: str
-    group: bool
-    patients: list[Attendee]
-    has_conflicts: bool
-
-
-class AppointmentDetail(AppointmentSummary):
-    version: int
-    visit_reason_id: int | None
-    requested_reason: str | None
-    patient_note: str
-    telehealth_requested: bool
-    insurance: Insurance | None
-    intake_forms: list[str]
-    staff_reason: str | None
-    conflicts: list[Conflict]
-
-
-class AppointmentPage(TypedDict):
-    appointments: list[AppointmentSummary]
-    next_cursor: str | None
-
-
-class Patient(TypedDict):
-    """A patient as staff entered them (``POST /staff/patients``)."""
-
-    id: str
-    first_name: str
-    last_name: str
-    date_of_birth: str
-    sex: str
-    email: str | None
-    mobile_phone: str | None
-    email_allowed: bool
-    sms_allowed: bool
-
-
-class PatientRecord(Patient):
-    """A patient as ``GET /patients/{id}`` shows any of them, with their other phone."""
-
-    phone: str | None
-
-
-class TimeBlock(TypedDict):
-    id: str
-    provider_id: str
-    start: str
-    end: str
-    note: str
-
-
-class WebhookSubscription(TypedDict):
-    id: str
-    url: str
-    created_at: NotRequired[str]
-
-
-class NewWebhookSubscription(TypedDict):
-    id: str
-    url: str
-    secret: str
-    """The Standard Webhooks secret the EHR signs with, shown only in this answer."""
 
 
 class StaffApiError(Exception):
@@ -359,7 +276,7 @@ class StaffClient:
         first_name: str,
         last_name: str,
         date_of_birth: date,
-        sex: str,
+        sex: str | None = None,
         email: str | None = None,
         mobile_phone: str | None = None,
         email_allowed: bool = False,

@@ -1,17 +1,23 @@
 """``StaffClient`` sends what the staff API documents and turns every failure into one
 ``StaffApiError``: the API's code, message, status, fields and conflicts, or no status at all
-when the sandbox never answered."""
+when the sandbox never answered; against the sandbox itself, a clash names what it clashed
+with."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
 
+from integration_core.api import InProcessTransport
 from integration_core.testing.processes import free_port
+from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.staff_client import StaffApiError, StaffClient
+from plugins.ehr_kareo_like.sandbox.store import SandboxStore
+from tests.support.sandbox_ehr import API_KEY
 
 EASTERN = timezone(timedelta(hours=-4))
 
@@ -110,3 +116,34 @@ def test_a_removal_answers_nothing() -> None:
     staff = StaffClient("http://sandbox", "key", transport=httpx.MockTransport(handle))
     staff.remove_time_block("TB-1")
     assert (seen[0].method, seen[0].url.path) == ("DELETE", "/api/v1/staff/time-blocks/TB-1")
+
+
+def test_the_sandbox_names_the_time_block_a_booking_clashes_with(tmp_path: Path) -> None:
+    store = SandboxStore(f"sqlite:///{tmp_path / 'ehr.db'}")
+    start = datetime(2031, 5, 6, 9, 0, tzinfo=EASTERN)
+    with StaffClient(
+        "http://sandbox-ehr",
+        API_KEY,
+        transport=InProcessTransport(create_sandbox_app(store, API_KEY)),
+    ) as staff:
+        patient = staff.add_patient(
+            first_name="Marguerite",
+            last_name="Okafor",
+            date_of_birth=date(1911, 11, 11),
+            sex="female",
+        )
+        block = staff.block_time(provider_id="1001", start=start, end=start + timedelta(hours=2))
+        with pytest.raises(StaffApiError) as caught:
+            staff.book(
+                patient_id=patient["id"],
+                provider_id="1001",
+                location_id="downtown",
+                start=start + timedelta(minutes=30),
+                visit_reason_id=2,
+            )
+        assert [listed["id"] for listed in staff.list_time_blocks(provider_id="1001")] == [
+            block["id"]
+        ]
+    store.dispose()
+    assert (caught.value.status, caught.value.code) == (409, "scheduling_conflict")
+    assert [(c["kind"], c["id"]) for c in caught.value.conflicts] == [("time_block", block["id"])]
