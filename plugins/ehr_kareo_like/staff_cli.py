@@ -257,7 +257,7 @@ _for_attendee("no-show", StaffClient.no_show, "Mark a confirmed patient as not c
 @click.option("--first-name", required=True)
 @click.option("--last-name", required=True)
 @click.option("--date-of-birth", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--sex", required=True)
+@click.option("--sex")
 @click.option("--email")
 @click.option("--mobile-phone")
 @click.option("--email-allowed", is_flag=True, help="The patient agreed to email.")
@@ -268,7 +268,7 @@ def add_patient(
     first_name: str,
     last_name: str,
     date_of_birth: datetime,
-    sex: str,
+    sex: str | None,
     email: str | None,
     mobile_phone: str | None,
     email_allowed: bool,
