@@ -19,6 +19,7 @@ __all__ = [
     "ConfirmEvent",
     "DeclineEvent",
     "DeliveryDeadEvent",
+    "EHRChangeUnmappedEvent",
     "LifecycleEvent",
     "RequestEvent",
     "RequestSyncFailedEvent",
@@ -121,8 +122,12 @@ class RescheduleEvent(LifecycleEvent):
 
 
 class CheckinEvent(LifecycleEvent):
+    """The patient was checked in; for a group, the attendee who was."""
+
     kind = "checkin"
     appointment_id: str
+    attendee: str | None = None
+    """The attendee's EHR patient id when the appointment is a group's; ``None`` otherwise."""
 
 
 class CheckoutEvent(LifecycleEvent):
@@ -130,6 +135,8 @@ class CheckoutEvent(LifecycleEvent):
 
     kind = "checkout"
     appointment_id: str
+    attendee: str | None = None
+    """The attendee's EHR patient id when the appointment is a group's; ``None`` otherwise."""
 
 
 class AppointmentSyncedEvent(LifecycleEvent):
@@ -137,6 +144,19 @@ class AppointmentSyncedEvent(LifecycleEvent):
 
     kind = "appointment_synced"
     appointment_id: str
+
+
+class EHRChangeUnmappedEvent(LifecycleEvent):
+    """The EHR announced a change for a provider or location the configuration does not know:
+    it was recorded, not applied, and staff must map it (or ignore it)."""
+
+    kind = "ehr_change_unmapped"
+    change_id: str
+    ehr_appointment_id: str
+    reason_code: str
+    """``unknown_provider`` or ``unknown_location``."""
+    ehr_id: str
+    """The provider's or location's id in the EHR that is not configured."""
 
 
 class DeliveryDeadEvent(LifecycleEvent):

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         ConfirmEvent,
         DeclineEvent,
         DeliveryDeadEvent,
+        EHRChangeUnmappedEvent,
         RequestEvent,
         RequestSyncedEvent,
         RequestSyncFailedEvent,
@@ -152,7 +153,7 @@ def on_reschedule(event: RescheduleEvent, ctx: HookContext) -> None:
 def on_checkin(event: CheckinEvent, ctx: HookContext) -> None:
     """The patient was checked in.
 
-    :param event: the appointment's id.
+    :param event: the appointment's id; for a group, the attendee's EHR patient id.
     :param ctx: the delivery's context.
 
     Broadcast, one delivery per implementing plugin. Since 0.1.
@@ -163,7 +164,7 @@ def on_checkin(event: CheckinEvent, ctx: HookContext) -> None:
 def on_checkout(event: CheckoutEvent, ctx: HookContext) -> None:
     """The visit is over (checked out); the feedback workflow starts here.
 
-    :param event: the appointment's id.
+    :param event: the appointment's id; for a group, the attendee's EHR patient id.
     :param ctx: the delivery's context.
 
     Broadcast, one delivery per implementing plugin. Since 0.1.
@@ -178,6 +179,19 @@ def on_appointment_synced(event: AppointmentSyncedEvent, ctx: HookContext) -> No
     :param ctx: the delivery's context.
 
     Broadcast, one delivery per implementing plugin. Since 0.1.
+    """
+
+
+@hookspec
+def on_ehr_change_unmapped(event: EHRChangeUnmappedEvent, ctx: HookContext) -> None:
+    """The EHR changed an appointment of a provider or at a location the configuration does not
+    know; the change was recorded, not applied.
+
+    :param event: the change's id, the EHR appointment's id, the reason code and the EHR id
+        that is not configured.
+    :param ctx: the delivery's context.
+
+    Broadcast, one delivery per implementing plugin. Since 0.2.
     """
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "DELIVERIES",
     "DELIVERY_LATENCY",
     "DELIVERY_RUN",
+    "EHR_CHANGES",
     "EVENTS",
     "MULTIPROCESS_ENV",
     "TIMERS_FIRED",
@@ -102,6 +103,14 @@ TIMERS_FIRED = Counter(
     "practice_sync_timers_fired",
     "Timers fired, by kind.",
     ["practice", "kind"],
+    registry=PROCESS,
+)
+EHR_CHANGES = Counter(
+    "practice_sync_ehr_changes",
+    "EHR changes received, by how (webhook, poll) and what came of them: applied; duplicate "
+    "(already received); stale (a later version was applied first); deferred (its appointment "
+    "not linked yet); unmapped (a provider or location the configuration does not know).",
+    ["practice", "via", "outcome"],
     registry=PROCESS,
 )
 ADAPTER_CALLS = Histogram(

@@ -33,12 +33,18 @@ class AppointmentStatus(enum.StrEnum):
     TENTATIVE = "tentative"
     BOOKED = "booked"
     CANCELLED = "cancelled"
+    DECLINED = "declined"
     CHECKED_IN = "checked_in"
     CHECKED_OUT = "checked_out"
+    NO_SHOW = "no_show"
 
 
-ACTIVE_STATUSES = tuple(s for s in AppointmentStatus if s is not AppointmentStatus.CANCELLED)
-"""Every status that takes the provider's time."""
+ACTIVE_STATUSES = tuple(
+    s
+    for s in AppointmentStatus
+    if s not in (AppointmentStatus.CANCELLED, AppointmentStatus.DECLINED)
+)
+"""Every status that takes the provider's time (a no-show's time was taken all the same)."""
 
 
 class Origin(enum.StrEnum):

@@ -19,6 +19,7 @@ from integration_core.broker import DramatiqDispatcher, build_broker
 from integration_core.clock import Clock, SystemClock
 from integration_core.deliveries import DeliveryRunner
 from integration_core.ehr.adapters import EHRAdapters
+from integration_core.ehr.polling import FeedPoller
 from integration_core.errors import describe_failure, error_code
 from integration_core.outbox import Dispatcher, Outbox
 from integration_core.plugins import call_each, get_plugin_manager
@@ -63,6 +64,7 @@ class Runtime:
         self.runner = DeliveryRunner(
             self.db, self.pm, settings, self.clock, self.outbox, self.ehr, self.channels
         )
+        self.poller = FeedPoller(self.db, settings, self.ehr, self.outbox, self.clock)
         self._worker: dramatiq.Worker | None = None
         self._scheduler_stop = threading.Event()
         self._scheduler_thread: threading.Thread | None = None
@@ -116,7 +118,8 @@ class Runtime:
     # -- worker ---------------------------------------------------------------------------
 
     def start_worker(self) -> dramatiq.Worker:
-        """Worker threads on the broker, and the thread that renews their claims' leases.
+        """Worker threads on the broker, the thread that renews their claims' leases, and the
+        EHR change-feed poller (workers hold the EHR adapters).
 
         The in-process broker's queue died with any earlier process on this database, so
         here every pending delivery is sent again at once, not after the hand-off grace.
@@ -125,6 +128,7 @@ class Runtime:
         self._worker = self.dramatiq.worker(broker.worker_threads, broker.idle_poll_ms)
         self._worker.start()
         self.runner.leases.start()
+        self.poller.start()
         if isinstance(self.broker, StubBroker):
             self._resend_lost_queue()
         return self._worker
@@ -141,6 +145,7 @@ class Runtime:
             self._worker.stop()
             self._worker = None
         self.runner.leases.stop()
+        self.poller.stop()
 
     def close(self) -> None:
         self.stop_scheduler()

@@ -47,6 +47,7 @@ from integration_core.errors import ConfigError
 __all__ = [
     "BrokerSettings",
     "ConfigSection",
+    "EHRSettings",
     "LocationSettings",
     "PracticeSettings",
     "ProviderSettings",
@@ -185,6 +186,23 @@ class SchedulerSettings(ConfigSection):
     batch_size: int = Field(default=200, ge=1, le=10000)
 
 
+class EHRSettings(ConfigSection):
+    poll_interval_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="how often each practice's EHR change feed is read: the most a lost "
+        "webhook delays a change",
+    )
+    poll_page_size: int = Field(default=100, ge=1, le=500, description="changes read per call")
+    poll_claim_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="how long one worker may read a feed before another may take over",
+    )
+
+
 class HttpSettings(ConfigSection):
     host: str = "127.0.0.1"
     port: int = Field(default=8400, ge=0, le=65535)
@@ -315,6 +333,7 @@ class Settings(BaseSettings):
     )
     broker: BrokerSettings = BrokerSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    ehr: EHRSettings = EHRSettings()
     retry: RetrySettings = RetrySettings()
     http: HttpSettings = HttpSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()

@@ -10,7 +10,8 @@ A built-in plugin (``ehr_sync``) implementing ``on_request``:
    with its own idempotency key (event, plugin, step), so a retry after a lost response gets
    the same patient and appointment back;
 4. in the delivery's transaction: link the ids, make the appointment tentative, emit
-   ``request_synced``.
+   ``request_synced``, and apply any change the EHR announced for the new appointment before
+   it was linked (:func:`~integration_core.ehr.changes.apply_deferred`).
 
 When its delivery goes dead, ``on_delivery_dead`` turns that into ``request_sync_failed``
 with the reason code and the dead delivery's id, so staff see it in Action Required (with the
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core import hookimpl, links
 from integration_core.context import HookContext
+from integration_core.ehr.changes import apply_deferred
 from integration_core.ehr.matching import Match, decide
 from integration_core.ehr.protocol import NewAppointment, NewPatient, PatientQuery
 from integration_core.errors import MissingRecord
@@ -170,6 +172,14 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
             appointment_id=appointment.id,
             match=Match(decision.outcome).value,
         )
+    )
+    apply_deferred(
+        session,
+        practice_id=ctx.practice_id,
+        practice=ctx.practice,
+        outbox=ctx.outbox,
+        ehr_appointment_id=ehr_appointment.id,
+        now=now,
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 import integration_core
-from integration_core.http import metrics_route, operations
+from integration_core.http import ehr_webhooks, metrics_route, operations
 from integration_core.http.body_limit import BodyLimit, RouteTable, route_path
 from integration_core.http.errors import ErrorBody, error_response, install_error_handlers
 from integration_core.http.security import (
@@ -96,6 +96,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return Readiness(status="ready", database=database, schema_at_head=schema, broker=broker)
 
     app.include_router(operations.router)
+    app.include_router(ehr_webhooks.router)
     app.include_router(metrics_route.router)
     routes = RouteRegistry()
     call_each(runtime.pm, "register_routes", routes=routes, settings=runtime.settings)

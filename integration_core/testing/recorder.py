@@ -62,6 +62,7 @@ class HookRecorder:
     on_checkin = _recording("on_checkin")
     on_checkout = _recording("on_checkout")
     on_appointment_synced = _recording("on_appointment_synced")
+    on_ehr_change_unmapped = _recording("on_ehr_change_unmapped")
     on_delivery_dead = _recording("on_delivery_dead")
     on_timer = _recording("on_timer")
 

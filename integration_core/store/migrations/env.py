@@ -5,6 +5,7 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
+import integration_core.ehr.change_tables
 import integration_core.ehr.sync
 import integration_core.http.idempotency
 import integration_core.records  # noqa: F401  (the core's tables, for autogenerate)
