@@ -120,6 +120,7 @@ from integration_core.http.webhooks import (
     verify_standard_webhook,
 )
 from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
+from integration_core.patients import PatientContact
 from integration_core.records import (
     ACTIVE_STATUSES,
     Appointment,
@@ -213,6 +214,7 @@ __all__ = [
     "NotFound",
     "Origin",
     "PageCursor",
+    "PatientContact",
     "PatientQuery",
     "PermanentError",
     "PracticeSettings",

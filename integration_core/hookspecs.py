@@ -30,12 +30,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pydantic import BaseModel
+    from sqlalchemy.orm import Session
 
     from integration_core.channels import ChannelFactory
     from integration_core.checks import EHRFacts, GoLiveCheck
     from integration_core.clock import Clock
     from integration_core.context import HookContext
     from integration_core.ehr.adapters import AdapterFactory
+    from integration_core.ehr.protocol import EHRPatientContact
     from integration_core.events import (
         AppointmentSyncedEvent,
         CancelEvent,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
         RescheduleEvent,
         TimerEvent,
     )
+    from integration_core.patients import PatientContact
     from integration_core.registries import Registry, RouteRegistry, TableRegistry
     from integration_core.reviews import PublishedReview, ReviewToRoute
     from integration_core.settings import Settings
@@ -220,6 +223,40 @@ def on_timer(event: TimerEvent, ctx: HookContext) -> None:
     :param ctx: the delivery's context.
 
     Delivered only to the plugin that owns the timer, once. Since 0.1.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Patients (the booking platform owns their records)
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def keep_ehr_patient(patient: EHRPatientContact, ctx: HookContext) -> str | None:
+    """Keep a patient of an appointment made in the EHR as a patient record of this plugin's,
+    in the delivery's transaction: the record already kept for that EHR patient id, updated
+    from the EHR (the source of truth), or a new one — never merged with another.
+
+    :param patient: the patient as the EHR keeps them, contact details and preferences
+        included (read with ``read_patient``).
+    :param ctx: the context of the core's delivery that read them.
+    :returns: the record's id, or ``None`` if this plugin keeps no patient records.
+
+    First result wins. Since 0.2.
+    """
+
+
+@hookspec(firstresult=True)
+def patient_contact(practice_id: str, patient_id: str, session: Session) -> PatientContact | None:
+    """How to reach a patient this plugin keeps (``keep_ehr_patient``'s ids).
+
+    :param practice_id: the practice.
+    :param patient_id: the record's id.
+    :param session: the caller's session, to read in.
+    :returns: the contact details and what the patient agreed to, or ``None`` if this plugin
+        does not keep ``patient_id``.
+
+    First result wins. Since 0.2.
     """
 
 

@@ -17,6 +17,9 @@ When its delivery goes dead, ``on_delivery_dead`` turns that into ``request_sync
 with the reason code and the dead delivery's id, so staff see it in Action Required (with the
 id to replay) and the practice is alerted; a replay of the dead delivery picks up where it
 stopped.
+
+The same plugin reads the patients of appointments made in the EHR for the booking platform
+(:mod:`integration_core.ehr.attendee_patients`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core import hookimpl, links
 from integration_core.context import HookContext
+from integration_core.ehr.attendee_patients import on_appointment_synced
 from integration_core.ehr.changes import apply_deferred
 from integration_core.ehr.matching import Match, decide
 from integration_core.ehr.protocol import NewAppointment, NewPatient, PatientQuery
@@ -41,7 +45,7 @@ from integration_core.events import (
 from integration_core.records import Appointment, AppointmentRequest, AppointmentStatus
 from integration_core.store import Base, Delivery, Event
 
-__all__ = ["PLUGIN", "SyncDecision"]
+__all__ = ["PLUGIN", "SyncDecision", "on_appointment_synced"]
 
 PLUGIN = "ehr_sync"
 
