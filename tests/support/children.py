@@ -82,8 +82,7 @@ class Processes:
 
         def logged() -> bool:
             return any(
-                entry.get("message") == "delivery done"
-                and entry.get("delivery_id") == delivery_id
+                entry.get("message") == "delivery done" and entry.get("delivery_id") == delivery_id
                 for entry in self.entries(name)
             )
 
