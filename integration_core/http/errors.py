@@ -2,7 +2,8 @@
 
 ``{"error": {"code": "slot_unavailable", "message": "…", "fields": {"phone": "…"}}}`` —
 codes are stable snake_case words clients branch on; messages are for people and never echo
-submitted values back (they may be PHI).
+submitted values back (they may be PHI). A code that carries more than field messages adds
+members of its own beside them (a scheduling conflict lists the clashing items).
 """
 
 from __future__ import annotations
@@ -57,13 +58,17 @@ class ApiError(Exception):
         *,
         fields: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
+        """``details``: further members of the error object, JSON-ready, for a code whose
+        clients need more than the field messages (never ``code``, ``message`` or ``fields``)."""
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
         self.fields = fields or {}
         self.headers = headers or {}
+        self.details = dict(details or {})
 
 
 def error_response(
@@ -72,9 +77,13 @@ def error_response(
     message: str,
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body = ErrorBody(error=ErrorDetail(code=code, message=message, fields=fields or {}))
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    content = body.model_dump()
+    error = content["error"]
+    error.update((name, value) for name, value in (details or {}).items() if name not in error)
+    return JSONResponse(content, status_code=status, headers=headers)
 
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
@@ -144,7 +153,7 @@ def _field_message(item: Mapping[str, Any]) -> str:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers, exc.details)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

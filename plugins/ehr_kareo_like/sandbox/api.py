@@ -1,5 +1,10 @@
 """The sandbox EHR's REST API (``/api/v1``), behind an ``X-API-Key`` header.
 
+What practice-sync calls is here; what the practice's staff do is the staff API
+(:mod:`~plugins.ehr_kareo_like.sandbox.staff_api`, ``/staff/...``), and what happened is read
+from the change feed (``GET /changes``) or pushed to webhook subscribers, whom a dispatcher
+serves while the app runs. See ``docs/sandbox-ehr.md``.
+
 Its directory — providers, locations, visit reasons — is listed by ``GET /providers``,
 ``/locations`` and ``/visit-reasons``, and an appointment for a provider or a location it does
 not list is refused (422, ``unknown_provider`` / ``unknown_location``). Every create honours
@@ -7,27 +12,38 @@ not list is refused (422, ``unknown_provider`` / ``unknown_location``). Every cr
 the resource created the first time (stored, so it survives restarts); the same key with
 another body is a 422. Patient search takes its criteria in a POST body, so no patient data
 ends up in a URL or an access log. Like many EHR search endpoints it matches on date of birth
-and leaves name comparison to the caller.
+and leaves name comparison to the caller. A tentative appointment practice-sync creates is a
+change like any staff decision (``appointment.created``); a replayed create records none.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import hmac
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from typing import Annotated, Literal, TypeVar
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from integration_core.api import ApiError, install_error_handlers
+from plugins.ehr_kareo_like.sandbox import appointments
+from plugins.ehr_kareo_like.sandbox.changes import AppointmentSnapshot, feed_router, snapshot
+from plugins.ehr_kareo_like.sandbox.idempotency import IdempotencyKey, earlier_resource, remember
+from plugins.ehr_kareo_like.sandbox.outbound import WebhookDispatcher, subscriptions_router
+from plugins.ehr_kareo_like.sandbox.patients import (
+    PatientOut,
+    patient_out,
+    staff_patients_router,
+)
+from plugins.ehr_kareo_like.sandbox.staff_api import staff_router
 from plugins.ehr_kareo_like.sandbox.store import (
+    AppointmentType,
     CommunicationSettings,
-    IdempotencyEntry,
     OfficeHours,
     PracticeSetting,
     SandboxAppointment,
@@ -39,6 +55,7 @@ from plugins.ehr_kareo_like.sandbox.store import (
     new_sandbox_id,
     now,
 )
+from plugins.ehr_kareo_like.sandbox.time_blocks import time_blocks_router
 
 __all__ = ["create_sandbox_app"]
 
@@ -58,10 +75,6 @@ class PatientIn(BaseModel):
     phone: str = Field(max_length=20)
 
 
-class PatientOut(PatientIn):
-    id: str
-
-
 class PatientList(BaseModel):
     patients: list[PatientOut]
 
@@ -72,23 +85,22 @@ class AppointmentIn(BaseModel):
     location_id: str
     start: AwareDatetime
     duration_minutes: int = Field(ge=5, le=480)
-    appointment_type: Literal["In Person", "Telehealth"]
+    appointment_type: AppointmentType
     patient_note: str = Field(default="", max_length=4000)
     insurance_carrier: str | None = None
     insurance_member_id: str | None = None
     insurance_group: str | None = None
+    requested_reason: str | None = Field(default=None, max_length=100)
+    """The visit reason the patient chose on the booking platform (its id there)."""
 
 
-class AppointmentOut(BaseModel):
-    id: str
-    patient_id: str
-    provider_id: str
-    location_id: str
-    start: datetime
-    end: datetime
-    status: str
-    appointment_type: str
-    visit_reason_id: int | None
+class AppointmentOut(AppointmentSnapshot):
+    """The appointment as a change shows it, with its version and (for a single-patient
+    appointment) its patient."""
+
+    patient_id: str | None
+    """``None`` for a group: its patients are in ``patients``."""
+    version: int
 
 
 class VisitReasonOut(BaseModel):
@@ -143,77 +155,10 @@ class PracticeSettingsOut(BaseModel):
     intake_forms_enabled: bool
 
 
-def _patient_out(row: SandboxPatient) -> PatientOut:
-    return PatientOut(
-        id=row.id,
-        first_name=row.first_name,
-        last_name=row.last_name,
-        date_of_birth=row.date_of_birth,
-        sex=row.sex,
-        email=row.email,
-        phone=row.phone,
-    )
-
-
 def _appointment_out(row: SandboxAppointment) -> AppointmentOut:
     return AppointmentOut(
-        id=row.id,
-        patient_id=row.patient_id,
-        provider_id=row.provider_id,
-        location_id=row.location_id,
-        start=row.start_at,
-        end=row.end_at,
-        status=row.status,
-        appointment_type=row.appointment_type,
-        visit_reason_id=row.visit_reason_id,
+        **snapshot(row).model_dump(), patient_id=row.patient_id, version=row.version
     )
-
-
-RowT = TypeVar("RowT", SandboxPatient, SandboxAppointment)
-
-
-def _replay(
-    session: Session,
-    endpoint: str,
-    key: str | None,
-    body: BaseModel,
-    model: type[RowT],
-    out: Callable[[RowT], BaseModel],
-) -> JSONResponse | None:
-    """The answer (200) for the resource an earlier call with this key created, if any;
-    422 if the key came with another body."""
-    if key is None:
-        return None
-    entry = session.get(IdempotencyEntry, (endpoint, key))
-    if entry is None:
-        return None
-    if entry.body_hash != _digest(body):
-        raise ApiError(422, "idempotency_key_reused", "Key already used with another body.")
-    row = session.get(model, entry.resource_id)
-    assert row is not None
-    return JSONResponse(out(row).model_dump(mode="json"), status_code=200)
-
-
-def _digest(body: BaseModel) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
-
-
-def _remember(
-    session: Session, endpoint: str, key: str | None, body: BaseModel, resource: str
-) -> None:
-    if key is not None:
-        session.add(
-            IdempotencyEntry(
-                endpoint=endpoint,
-                key=key,
-                body_hash=_digest(body),
-                resource_id=resource,
-                created_at=now(),
-            )
-        )
-
-
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
@@ -227,86 +172,79 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
 
     @router.post("/patients/search", response_model=PatientList)
     def search_patients(query: PatientSearch) -> PatientList:
-        with store.transaction() as session:
+        with store.read() as session:
             rows = session.scalars(
                 select(SandboxPatient).where(
                     SandboxPatient.date_of_birth == query.date_of_birth, SandboxPatient.active
                 )
             ).all()
-        return PatientList(patients=[_patient_out(row) for row in rows])
+        return PatientList(patients=[patient_out(row) for row in rows])
 
     @router.post("/patients", response_model=PatientOut, status_code=201)
     def create_patient(body: PatientIn, key: IdempotencyKey = None) -> PatientOut | JSONResponse:
         with store.transaction() as session:
-            replayed = _replay(session, "patients", key, body, SandboxPatient, _patient_out)
-            if replayed is not None:
-                return replayed
-            row = SandboxPatient(id=new_sandbox_id("PAT"), created_at=now(), **body.model_dump())
+            earlier = earlier_resource(session, "patients", key, body)
+            if earlier is not None:
+                row = session.get_one(SandboxPatient, earlier)
+                return JSONResponse(patient_out(row).model_dump(mode="json"))
+            row = SandboxPatient(
+                id=new_sandbox_id("PAT"),
+                created_at=now(),
+                mobile_phone=body.phone,
+                email_allowed=True,
+                sms_allowed=False,
+                **body.model_dump(),
+            )
             session.add(row)
-            _remember(session, "patients", key, body, row.id)
-        return _patient_out(row)
+            remember(session, "patients", key, body, row.id)
+        return patient_out(row)
 
     @router.get("/patients/{patient_id}", response_model=PatientOut)
     def read_patient(patient_id: str) -> PatientOut:
-        with store.transaction() as session:
+        with store.read() as session:
             row = session.get(SandboxPatient, patient_id)
         if row is None:
             raise ApiError(404, "not_found", "No such patient.")
-        return _patient_out(row)
+        return patient_out(row)
 
     @router.post("/appointments", response_model=AppointmentOut, status_code=201)
     def create_appointment(
         body: AppointmentIn, key: IdempotencyKey = None
     ) -> AppointmentOut | JSONResponse:
+        """A tentative appointment: the patient's request, for staff to decide on."""
         with store.transaction() as session:
-            replayed = _replay(
-                session, "appointments", key, body, SandboxAppointment, _appointment_out
-            )
-            if replayed is not None:
-                return replayed
-            named = (
-                (SandboxPatient, body.patient_id, "invalid_request", "patient"),
-                (SandboxProvider, body.provider_id, "unknown_provider", "provider"),
-                (SandboxLocation, body.location_id, "unknown_location", "location"),
-            )
-            for model, record_id, code, what in named:
-                if session.get(model, record_id) is None:
-                    raise ApiError(
-                        422, code, f"No such {what}.", fields={f"{what}_id": f"no such {what}"}
-                    )
-            stamp = now()
-            row = SandboxAppointment(
-                id=new_sandbox_id("APT"),
-                patient_id=body.patient_id,
+            earlier = earlier_resource(session, "appointments", key, body)
+            if earlier is not None:
+                row = session.get_one(SandboxAppointment, earlier)
+                return JSONResponse(_appointment_out(row).model_dump(mode="json"))
+            visit = appointments.NewVisit(
+                patient_ids=[body.patient_id],
                 provider_id=body.provider_id,
                 location_id=body.location_id,
-                start_at=body.start,
-                end_at=body.start + timedelta(minutes=body.duration_minutes),
-                status="Tentative",
+                start=body.start,
+                duration_minutes=body.duration_minutes,
                 appointment_type=body.appointment_type,
-                visit_reason_id=None,
+                requested_reason=body.requested_reason,
                 patient_note=body.patient_note,
                 insurance_carrier=body.insurance_carrier,
                 insurance_member_id=body.insurance_member_id,
                 insurance_group=body.insurance_group,
-                created_at=stamp,
-                updated_at=stamp,
             )
-            session.add(row)
-            _remember(session, "appointments", key, body, row.id)
-        return _appointment_out(row)
+            row = appointments.create(session, visit, tentative=True)
+            remember(session, "appointments", key, body, row.id)
+            return _appointment_out(row)
 
     @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
     def read_appointment(appointment_id: str) -> AppointmentOut:
-        with store.transaction() as session:
+        with store.read() as session:
             row = session.get(SandboxAppointment, appointment_id)
-        if row is None:
-            raise ApiError(404, "not_found", "No such appointment.")
-        return _appointment_out(row)
+            if row is None:
+                raise ApiError(404, "not_found", "No such appointment.")
+            return _appointment_out(row)
 
     @router.get("/visit-reasons", response_model=VisitReasonList)
     def visit_reasons() -> VisitReasonList:
-        with store.transaction() as session:
+        with store.read() as session:
             rows = session.scalars(select(VisitReason).order_by(VisitReason.id)).all()
         return VisitReasonList(
             visit_reasons=[
@@ -319,7 +257,7 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
 
     @router.get("/providers", response_model=ProviderList)
     def providers() -> ProviderList:
-        with store.transaction() as session:
+        with store.read() as session:
             rows = session.scalars(select(SandboxProvider).order_by(SandboxProvider.id)).all()
             switches = {
                 row.provider_id: row.enabled
@@ -338,13 +276,13 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
 
     @router.get("/locations", response_model=LocationList)
     def locations() -> LocationList:
-        with store.transaction() as session:
+        with store.read() as session:
             rows = session.scalars(select(SandboxLocation).order_by(SandboxLocation.id)).all()
         return LocationList(locations=[LocationOut(id=row.id, name=row.name) for row in rows])
 
     @router.get("/providers/{provider_id}/office-hours", response_model=list[OfficeHoursOut])
     def office_hours(provider_id: str) -> list[OfficeHoursOut]:
-        with store.transaction() as session:
+        with store.read() as session:
             rows = session.scalars(
                 select(OfficeHours)
                 .where(OfficeHours.provider_id == provider_id)
@@ -354,7 +292,7 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
 
     @router.get("/providers/{provider_id}/patient-communications", response_model=CommunicationsOut)
     def communications(provider_id: str) -> CommunicationsOut:
-        with store.transaction() as session:
+        with store.read() as session:
             known = session.get(SandboxProvider, provider_id) is not None
             row = session.get(CommunicationSettings, provider_id)
         if not known:
@@ -375,7 +313,7 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
 
     @router.get("/practice-settings", response_model=PracticeSettingsOut)
     def practice_settings() -> PracticeSettingsOut:
-        with store.transaction() as session:
+        with store.read() as session:
             row = session.get(PracticeSetting, 1)
         assert row is not None
         return PracticeSettingsOut(
@@ -386,7 +324,24 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
             intake_forms_enabled=row.intake_forms_enabled,
         )
 
-    app = FastAPI(title="Kareo-like sandbox EHR", version="1")
+    router.include_router(staff_router(store))
+    router.include_router(staff_patients_router(store))
+    router.include_router(time_blocks_router(store))
+    router.include_router(feed_router(store))
+    router.include_router(subscriptions_router(store))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """Webhooks are sent while the app serves (not when its routes are called in
+        process without it starting, as tests may)."""
+        dispatcher = WebhookDispatcher(store)
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(dispatcher.stop)
+
+    app = FastAPI(title="Kareo-like sandbox EHR", version="1", lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(router)
 
