@@ -29,6 +29,7 @@ from plugins.ehr_kareo_like.config import (
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.directory import read_directory
 from plugins.ehr_kareo_like.sandbox.outbound import (
+    WebhookDispatcher,
     signing_secret,
     subscribe,
     subscriber_url,
@@ -164,6 +165,13 @@ def _webhook_secret() -> str:
     help=f"Post every change to URL, signed with the secret in {WEBHOOK_SECRET_ENV} "
     "(repeat for more subscribers).",
 )
+@click.option(
+    "--webhook-max-backoff",
+    type=click.FloatRange(min=0.1),
+    default=300.0,
+    show_default=True,
+    help="The longest wait, in seconds, between two tries of a webhook a subscriber refused.",
+)
 @click.pass_context
 def sandbox_ehr(
     ctx: click.Context,
@@ -173,6 +181,7 @@ def sandbox_ehr(
     api_key: str,
     directory: Path | None,
     webhooks: tuple[str, ...],
+    webhook_max_backoff: float,
 ) -> None:
     """Run the Kareo-like sandbox EHR server on its own (until SIGINT or SIGTERM).
 
@@ -188,7 +197,9 @@ def sandbox_ehr(
     try:
         for url in webhooks:
             subscribe(store, url, secret, one_per_url=True)
-        serve_until_stopped(create_sandbox_app(store, api_key), host=host, port=port)
+        dispatcher = WebhookDispatcher(store, max_backoff_seconds=webhook_max_backoff)
+        app = create_sandbox_app(store, api_key, dispatcher=dispatcher)
+        serve_until_stopped(app, host=host, port=port)
     finally:
         store.dispose()
 

@@ -161,8 +161,11 @@ def _appointment_out(row: SandboxAppointment) -> AppointmentOut:
     )
 
 
-def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
-    """The sandbox EHR as an ASGI app (run standalone, or mounted in-process)."""
+def create_sandbox_app(
+    store: SandboxStore, api_key: str, *, dispatcher: WebhookDispatcher | None = None
+) -> FastAPI:
+    """The sandbox EHR as an ASGI app (run standalone, or mounted in-process); ``dispatcher``
+    sends its webhooks while it serves (default: one with the standard backoff)."""
 
     def authorised(x_api_key: Annotated[str | None, Header()] = None) -> None:
         if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), api_key.encode()):
@@ -334,12 +337,12 @@ def create_sandbox_app(store: SandboxStore, api_key: str) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         """Webhooks are sent while the app serves (not when its routes are called in
         process without it starting, as tests may)."""
-        dispatcher = WebhookDispatcher(store)
-        dispatcher.start()
+        webhooks = dispatcher if dispatcher is not None else WebhookDispatcher(store)
+        webhooks.start()
         try:
             yield
         finally:
-            await asyncio.to_thread(dispatcher.stop)
+            await asyncio.to_thread(webhooks.stop)
 
     app = FastAPI(title="Kareo-like sandbox EHR", version="1", lifespan=lifespan)
     install_error_handlers(app)

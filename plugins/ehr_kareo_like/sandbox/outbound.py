@@ -3,7 +3,8 @@
 A subscriber registers a URL (``/webhook-subscriptions``) and is given a Standard Webhooks
 secret, shown once. Each change enqueues one delivery per active subscriber, in the
 transaction that writes the change (:func:`enqueue`), so a committed change is always sent and
-a rolled-back one never is. :class:`WebhookDispatcher` sends what is due: a 2xx delivers, and
+a rolled-back one never is. :class:`WebhookDispatcher` sends what is due: a 2xx delivers, so
+does a 409 (the receiver already has this message: practice-sync refuses a replay so), and
 anything else — an error status, a refused connection, no answer within 10 s — is tried again
 after 1 s, 2 s, 4 s … (at most ``max_backoff_seconds`` apart) until three days have passed.
 Every try carries the change's id as ``webhook-id`` and is signed anew with the time of the
@@ -63,6 +64,8 @@ MESSAGE_TYPE = "appointment.changed"
 
 SEND_TIMEOUT_SECONDS = 10.0
 """How long a subscriber has to answer before the try counts as failed."""
+ALREADY_RECEIVED = 409
+"""What practice-sync answers a webhook it already has: delivered, not to be tried again."""
 
 CLAIM_SECONDS = SEND_TIMEOUT_SECONDS * 3
 """How long a claimed delivery is left to its dispatcher before another may try it."""
@@ -401,7 +404,9 @@ class WebhookDispatcher:
             return "connect_error"
         except httpx.HTTPError:
             return "transport_error"
-        return None if answer.is_success else f"http_{answer.status_code}"
+        if answer.is_success or answer.status_code == ALREADY_RECEIVED:
+            return None
+        return f"http_{answer.status_code}"
 
     def _record(self, delivery: _Claimed, error: str | None) -> None:
         at = self.clock.now()

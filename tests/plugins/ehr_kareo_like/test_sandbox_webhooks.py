@@ -188,6 +188,23 @@ def test_an_error_answer_is_retried_under_the_same_id_signed_anew_each_time(
         assert endpoint.ids() == [change["id"]]
 
 
+def test_a_receiver_that_already_has_the_message_is_not_sent_it_again(store, clock, dispatcher):
+    """practice-sync answers a replay of a message it acted on with 409: delivered."""
+    with subscriber(clock.now) as endpoint:
+        listen(store, endpoint)
+        endpoint.statuses = [409]
+        patient = existing_patient(store, "Ada", "Byron", date(1990, 1, 2))
+        visit = NewVisit([patient], "1001", "main", START, 30, "In Person")
+        with store.transaction() as session:
+            appointments.create(session, visit, tentative=True)
+
+        assert dispatcher.send_due() == 1
+        [delivery] = deliveries(store)
+        assert delivery.delivered_at is not None and delivery.next_attempt_at is None
+        clock.advance(seconds=600)
+        assert dispatcher.send_due() == 0
+
+
 def test_a_change_is_given_up_once_its_time_is_over(store, clock):
     dispatcher = WebhookDispatcher(store, clock=clock, give_up_after=timedelta(minutes=5))
     try:
