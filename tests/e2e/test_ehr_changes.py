@@ -24,10 +24,12 @@ from sqlalchemy import func, select
 from integration_core import links
 from integration_core.records import Appointment, AppointmentStatus, Origin
 from integration_core.store import Database, Event
+from integration_core.testing.services import postgres_schema_url
 from plugins.ehr_kareo_like.sandbox.staff_client import StaffClient
 from tests.e2e.test_kill_recovery import API_KEY, EHR_URL, book, done, settings
 from tests.support.children import Processes, answers
 from tests.support.commands import sandbox_ehr_server
+from tests.support.examples import redis_queue
 
 pytestmark = pytest.mark.slow
 
@@ -45,44 +47,63 @@ class Deployment:
 
 
 @contextmanager
-def deployment(folder: Path, *, webhooks: bool, poll_seconds: float) -> Iterator[Deployment]:
-    """The sandbox EHR (subscribed to practice-sync's webhook route when ``webhooks``) and an
-    embedded ``run`` polling the EHR's feed every ``poll_seconds``."""
+def database(folder: Path, scaled_out: bool) -> Iterator[dict[str, str]]:
+    """Settings for an embedded deployment (SQLite) or a scaled-out one (PostgreSQL, Redis)."""
+    if not scaled_out:
+        yield {"PRACTICE_SYNC_DATABASE_URL": f"sqlite:///{folder / 'practice-sync.db'}"}
+        return
+    with postgres_schema_url() as url, redis_queue() as (broker_url, queue):
+        yield {
+            "PRACTICE_SYNC_DATABASE_URL": url,
+            "PRACTICE_SYNC_BROKER__URL": broker_url,
+            "PRACTICE_SYNC_BROKER__QUEUE": queue,
+        }
+
+
+@contextmanager
+def deployment(
+    folder: Path, *, webhooks: bool, poll_seconds: float, scaled_out: bool = False
+) -> Iterator[Deployment]:
+    """The sandbox EHR (subscribed to practice-sync's webhook route when ``webhooks``) and
+    practice-sync polling the EHR's feed every ``poll_seconds``: an embedded ``run``, or
+    ``serve``, ``worker`` and ``scheduler``."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    database = folder / "practice-sync.db"
-    env = settings(
-        folder,
-        f"sqlite:///{database}",
-        PRACTICE_SYNC_EHR__POLL_INTERVAL_SECONDS=str(poll_seconds),
-        **{SECRET_ENV: secret},
-    )
-    base = f"http://127.0.0.1:{env['PRACTICE_SYNC_HTTP__PORT']}"
-    options = ["--webhook-max-backoff", "0.5"]
-    if webhooks:
-        options += ["--webhook", f"{base}/v1/practices/acme/ehr/changes"]
-    processes = Processes(folder, env)
-    db = Database(env["PRACTICE_SYNC_DATABASE_URL"])
-    try:
-        with sandbox_ehr_server(
-            f"sqlite:///{folder / 'sandbox-ehr.db'}",
-            API_KEY,
-            options=options,
-            env={"PRACTICE_SYNC_SANDBOX_EHR_WEBHOOK_SECRET": secret},
-        ) as url:
-            processes.env[EHR_URL] = url
-            processes.start("migrate", "migrate")
-            processes.finished("migrate")
-            processes.start("run", "run")
-            processes.up("run", answers(base))
-            staff = StaffClient(url, API_KEY)
-            try:
-                yield Deployment(processes, db, base, staff)
-            finally:
-                staff.close()
-                processes.close()
-    finally:
-        processes.close()
-        db.dispose()
+    with database(folder, scaled_out) as where:
+        env = settings(
+            folder,
+            where.pop("PRACTICE_SYNC_DATABASE_URL"),
+            PRACTICE_SYNC_EHR__POLL_INTERVAL_SECONDS=str(poll_seconds),
+            **{SECRET_ENV: secret},
+            **where,
+        )
+        base = f"http://127.0.0.1:{env['PRACTICE_SYNC_HTTP__PORT']}"
+        options = ["--webhook-max-backoff", "0.5"]
+        if webhooks:
+            options += ["--webhook", f"{base}/v1/practices/acme/ehr/changes"]
+        processes = Processes(folder, env)
+        db = Database(env["PRACTICE_SYNC_DATABASE_URL"])
+        try:
+            with sandbox_ehr_server(
+                f"sqlite:///{folder / 'sandbox-ehr.db'}",
+                API_KEY,
+                options=options,
+                env={"PRACTICE_SYNC_SANDBOX_EHR_WEBHOOK_SECRET": secret},
+            ) as url:
+                processes.env[EHR_URL] = url
+                processes.start("migrate", "migrate")
+                processes.finished("migrate")
+                serving = ("serve", "worker", "scheduler") if scaled_out else ("run",)
+                for command in serving:
+                    processes.start(command, command)
+                processes.up(serving[0], answers(base))
+                with StaffClient(url, API_KEY) as staff:
+                    try:
+                        yield Deployment(processes, db, base, staff)
+                    finally:
+                        processes.close()
+        finally:
+            processes.close()
+            db.dispose()
 
 
 def local(deployment: Deployment, answer: dict[str, Any]) -> Appointment:
@@ -131,8 +152,13 @@ def open_slots(base: str) -> set[str]:
     return {slot["start"] for slot in found.json()["slots"]}
 
 
-def test_staff_decisions_come_back_by_webhook(tmp_path: Path) -> None:
-    with deployment(tmp_path, webhooks=True, poll_seconds=3600) as running:
+@pytest.mark.parametrize(
+    "scaled_out",
+    [False, pytest.param(True, marks=[pytest.mark.postgres, pytest.mark.redis])],
+    ids=["embedded", "scaled_out"],
+)
+def test_staff_decisions_come_back_by_webhook(tmp_path: Path, scaled_out: bool) -> None:
+    with deployment(tmp_path, webhooks=True, poll_seconds=3600, scaled_out=scaled_out) as running:
         first, second = book(running.base, 2)
         running.processes.wait(done(running.db, 2), 30, "both requests to reach the EHR")
 
