@@ -55,7 +55,7 @@ from integration_core.records import ACTIVE_STATUSES, Appointment, AppointmentSt
 from integration_core.settings import PracticeSettings
 from integration_core.store import new_id
 
-__all__ = ["Applied", "Outcome", "apply_change", "apply_deferred", "lock_practice"]
+__all__ = ["Applied", "Outcome", "Via", "apply_change", "apply_deferred", "lock_practice"]
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from integration_core import hookimpl, links
 from integration_core.ehr.change_tables import Attendee
 from integration_core.ehr.protocol import EHRAttendee, EHRPatientContact
 from integration_core.testing import drain
-from tests.integration_core.ehr.test_changes import NOW, apply, change, widget_appointment
+from tests.support.ehr_changes import NOW, apply, change, widget_appointment
 
 
 class PatientsInTheEHR:

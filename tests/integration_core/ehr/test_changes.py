@@ -3,97 +3,24 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from integration_core import links
 from integration_core.ehr.change_tables import Attendee, ChangeSeen, EHRAppointmentState
-from integration_core.ehr.changes import Applied, apply_change, apply_deferred
+from integration_core.ehr.changes import apply_deferred
 from integration_core.ehr.protocol import EHRAttendee, EHRChange
 from integration_core.records import Appointment, AppointmentStatus, Origin
 from integration_core.testing import drain
-
-NOW = datetime(2027, 3, 1, 14, 0, tzinfo=UTC)
-START = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+from tests.support.ehr_changes import NOW, START, apply, change, widget_appointment
 
 
 @pytest.fixture
 def runtime(ps_runtime_factory, ps_recorder, ps_clock):
     ps_clock.set(NOW)
     return ps_runtime_factory(extra_plugins={"recorder": ps_recorder})
-
-
-def change(version: int, state: str = "booked", **fields: Any) -> EHRChange:
-    values: dict[str, Any] = {
-        "change_id": f"CHG-{fields.get('appointment_id', 'APT-1')}-{version}",
-        "appointment_id": "APT-1",
-        "version": version,
-        "kind": "confirmed",
-        "occurred_at": NOW,
-        "patient_id": None,
-        "state": state,
-        "attendees": (EHRAttendee(patient_id="PAT-1", state=state),),
-        "group": False,
-        "provider_id": "1001",
-        "location_id": "downtown",
-        "start": START,
-        "duration_minutes": 30,
-        "telehealth": False,
-        "visit_reason_id": "2",
-        "intake_forms": (),
-        "staff_reason": None,
-    }
-    values.update(fields)
-    return EHRChange(**values)
-
-
-def apply(runtime, given: EHRChange, via: str = "poll") -> Applied:
-    with runtime.db.transaction() as session:
-        return apply_change(
-            session,
-            practice_id="acme",
-            practice=runtime.settings.practice("acme"),
-            outbox=runtime.outbox,
-            change=given,
-            via=via,
-            now=runtime.clock.now(),
-        )
-
-
-def widget_appointment(runtime, ehr_id: str = "APT-1") -> str:
-    """A request's appointment, tentative in the EHR as ``ehr_id`` (as the EHR sync leaves it)."""
-    with runtime.db.transaction() as session:
-        session.add(
-            Appointment(
-                id="local-1",
-                practice_id="acme",
-                provider_id="dr_lee",
-                location_id="downtown",
-                reason_id="checkup",
-                start_at=START,
-                end_at=START + timedelta(minutes=30),
-                status=AppointmentStatus.TENTATIVE,
-                origin=Origin.WIDGET,
-                virtual=False,
-                request_id=None,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
-        session.flush()
-        links.link(
-            session,
-            practice_id="acme",
-            entity="appointment",
-            local="local-1",
-            system=links.EHR_SYSTEM,
-            external=ehr_id,
-            now=NOW,
-        )
-    return "local-1"
 
 
 def hooks(recorder) -> list[str]:
