@@ -27,7 +27,8 @@ __all__ = ["demo", "register_cli_commands"]
 )
 @click.pass_context
 def demo(ctx: click.Context, folder: Path, practice: str | None) -> None:
-    """Book three patients end to end and print what happened, read back from the stores.
+    """Book three patients end to end, let the EHR's staff decide, and print what happened,
+    read back from the stores.
 
     Without --config, the demo's own practice; with --config, the configured practice's
     locations, providers, reasons and calendars. Either way on a scratch database, the sandbox

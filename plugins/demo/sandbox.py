@@ -1,8 +1,10 @@
 """The sandbox EHR as the demo sees it: its REST API, as anyone at the practice could call it.
 
 The demo runs the bundled Kareo-like sandbox as its own server (``practice-sync sandbox-ehr``)
-and reaches it over HTTP, never through the EHR plugin's code: patients already on file are
-entered there, and what the sync wrote is read back from there.
+and reaches it over HTTP, never through the EHR adapter's code: patients already on file are
+entered there, what the sync wrote is read back from there, and so is the change feed, to know
+when practice-sync has heard of every change. The staff act through the sandbox's own staff
+client (``StaffClient``), over HTTP too.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
+import click
 import httpx
 from pydantic import BaseModel
 
 from integration_core.api import EHRPatient
 
-__all__ = ["SandboxAppointment", "SandboxEHR"]
+__all__ = ["SandboxAppointment", "SandboxEHR", "VisitReason"]
+
+FEED_PAGE = 500
 
 
 class SandboxAppointment(BaseModel):
@@ -26,6 +31,12 @@ class SandboxAppointment(BaseModel):
     location_id: str
     start: datetime
     status: str
+
+
+class VisitReason(BaseModel):
+    id: int
+    name: str
+    duration_minutes: int | None
 
 
 class SandboxEHR:
@@ -59,6 +70,22 @@ class SandboxEHR:
         return SandboxAppointment.model_validate(
             self._call("GET", f"/appointments/{quote(appointment_id, safe='')}")
         )
+
+    def visit_reason(self, reason_id: int) -> VisitReason:
+        for reason in self._call("GET", "/visit-reasons")["visit_reasons"]:
+            if reason["id"] == reason_id:
+                return VisitReason.model_validate(reason)
+        raise click.ClickException(f"the sandbox EHR has no visit reason {reason_id}")
+
+    def change_count(self) -> int:
+        """How many changes the EHR has made to appointments, read from its feed."""
+        count, cursor = 0, None
+        while True:
+            params = {"limit": FEED_PAGE} | ({} if cursor is None else {"after": cursor})
+            page = self._call("GET", "/changes", params=params)
+            if not page["changes"]:
+                return count
+            count, cursor = count + len(page["changes"]), page["next_cursor"]
 
     def close(self) -> None:
         self.client.close()

@@ -6,7 +6,8 @@
   patients it held before the booking — the match shown is the core's policy
   (``decide_match``) on those, checked against the patient the request was linked to;
 * the staff's Action Required list, through the staff API;
-* the file channel's folder, in the order the messages were written.
+* the file channel's folder, in the order the messages were written
+  (:class:`~plugins.demo.messages.MessageFolder`).
 
 Patients appear by initials and ids, recipients masked.
 """
@@ -14,7 +15,6 @@ Patients appear by initials and ids, recipients masked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,9 +31,10 @@ from integration_core.api import (
     decide_match,
     external_id,
 )
+from plugins.demo.messages import MessageFolder
 from plugins.demo.sandbox import SandboxEHR
 
-__all__ = ["mask", "message_files", "tell_timeline"]
+__all__ = ["tell_timeline"]
 
 
 def tell_timeline(
@@ -44,7 +45,7 @@ def tell_timeline(
     practice: str,
     staff_token: str,
     before: dict[str, list[EHRPatient]],
-    folder: Path,
+    messages: MessageFolder,
     say: Callable[[str], None],
 ) -> None:
     say("\ntimeline, read back from the stores:")
@@ -89,10 +90,7 @@ def tell_timeline(
             )
     _action_required(web, practice, staff_token, say)
     say("messages in the file channel's folder, in the order they were written:")
-    for _to, path in message_files(folder):
-        lines = [line for line in path.read_text().splitlines() if line]
-        subject = next((line[9:] for line in lines if line.startswith("Subject: ")), lines[-1])
-        say(f"  {lines[1][9:]:5} → {mask(lines[0][4:])}: {subject}")
+    messages.tell_new(say, "  ")
 
 
 def _match(query: PatientQuery, held: list[EHRPatient], linked: str) -> str:
@@ -118,22 +116,3 @@ def _action_required(
     waiting = [item["status"] for item in items]
     counts = ", ".join(f"{waiting.count(status)} {status}" for status in sorted(set(waiting)))
     say(f"Action Required (staff API): {len(items)} request(s) waiting for staff: {counts}")
-
-
-def message_files(folder: Path) -> list[tuple[str, Path]]:
-    """``(recipient, file)`` for each message the file channel wrote, the first sent first
-    (by modification time: its file names are random)."""
-    files = [(path.stat().st_mtime_ns, path) for path in (folder / "messages").glob("*.txt")]
-    found = []
-    for _written, path in sorted(files):
-        first = path.read_text().split("\n", 1)[0]
-        found.append((first.removeprefix("To: "), path))
-    return found
-
-
-def mask(address: str) -> str:
-    """Recipients by shape, not identity: j***@example.com, +1617***0142."""
-    if "@" in address:
-        name, domain = address.split("@", 1)
-        return f"{name[:1]}***@{domain}"
-    return f"{address[:5]}***{address[-4:]}"
