@@ -10,30 +10,11 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from integration_core.errors import ExternalRejected, ExternalUnavailable
 from integration_core.testing.processes import free_port
 from plugins.notifications.channels import EmailChannel, FileChannel, Message, SmsChannel
 from plugins.notifications.config import EmailSettings, SmsSettings
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def test_email_goes_through_a_real_smtp_server(smtp_server):
