@@ -6,8 +6,9 @@ misspelled name or a missing ``[plugins.config.notifications.email]`` table stop
 ``check-config`` and ``run`` instead of dead-lettering the first message:
 
 * the email channel, when the practice has alert emails or an EHR (patients get "we received
-  your request" once their request is in the EHR);
-* the SMS channel, when the practice has alert phones.
+  your request" once their request is in the EHR, then what staff decided in the EHR);
+* the SMS channel, when the practice has alert phones or texts patients (``text_patients``:
+  each patient who agreed to texts gets them besides email; one who did not, email only).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from plugins.notifications.channels import EmailChannel, FileChannel, SmsChannel
 from plugins.notifications.config import (
     PLUGIN,
     NotificationSettings,
-    PracticeNotifications,
     load,
+    practice_notifications,
 )
 
 __all__ = ["channel", "check_config", "register_channels", "settings_model", "used_channels"]
@@ -75,12 +76,20 @@ def channel(settings: Settings, registry: Registry[ChannelFactory], name: str) -
 
 def used_channels(settings: Settings, slug: str) -> list[tuple[str, str, str]]:
     """``(setting, channel name, what it carries)`` for each channel practice ``slug`` uses."""
-    ours = load(settings).practices.get(slug, PracticeNotifications())
+    ours = practice_notifications(settings, slug)
     used = []
     if ours.alert_emails or settings.practices[slug].ehr_adapter is not None:
         used.append(("email_channel", ours.email_channel, "email alerts and patient messages"))
-    if ours.alert_phones:
-        used.append(("sms_channel", ours.sms_channel, "text alerts"))
+    if ours.alert_phones or ours.text_patients:
+        carries = " and ".join(
+            what
+            for what, wanted in (
+                ("text alerts", ours.alert_phones),
+                ("texts to patients", ours.text_patients),
+            )
+            if wanted
+        )
+        used.append(("sms_channel", ours.sms_channel, carries))
     return used
 
 

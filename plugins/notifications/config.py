@@ -17,6 +17,7 @@ __all__ = [
     "PracticeNotifications",
     "SmsSettings",
     "load",
+    "practice_notifications",
 ]
 
 PLUGIN = "notifications"
@@ -45,6 +46,20 @@ class PracticeNotifications(ConfigSection):
     alert_phones: list[str] = Field(default=[], description="staff who get PHI-free texts")
     email_channel: str = Field(default="email", description="email, or file in development")
     sms_channel: str = Field(default="sms", description="sms, or file in development")
+    text_patients: bool = Field(
+        default=False,
+        description="also text patients who agreed to texts (through sms_channel), besides email",
+    )
+    telehealth_link: str | None = Field(
+        default=None,
+        description="the link patients join the practice's video visits by; without one, "
+        "they are told the practice will send it",
+    )
+    booking_url: str | None = Field(
+        default=None,
+        description="where patients book online: messages asking them to choose another time "
+        "link to it",
+    )
 
 
 class NotificationSettings(ConfigSection):
@@ -56,3 +71,8 @@ class NotificationSettings(ConfigSection):
 
 def load(settings: Settings) -> NotificationSettings:
     return plugin_config(settings, PLUGIN, NotificationSettings)
+
+
+def practice_notifications(settings: Settings, slug: str) -> PracticeNotifications:
+    """Practice ``slug``'s recipients and channels (the defaults when it names none)."""
+    return load(settings).practices.get(slug, PracticeNotifications())

@@ -1,4 +1,4 @@
-"""The send ledger: what was already sent, per (event, plugin, step, recipient) key.
+"""The send ledger: what was already sent, per (event, plugin, template, channel, recipient) key.
 
 Each send is recorded in its own transaction right after the channel accepted it, so a retry
 of the delivery (another recipient failed, the worker died) skips what already went out.
@@ -33,10 +33,20 @@ _RECORD = insert(SentMessage)
 
 
 def send_once(
-    ctx: HookContext, channel_name: str, channel: Channel, template: str, message: Message
+    ctx: HookContext,
+    channel_name: str,
+    channel: Channel,
+    template: str,
+    message: Message,
+    *,
+    recipient: str | None = None,
 ) -> bool:
-    """Send unless the ledger says it was sent; True if it was sent now."""
-    key = ctx.idempotency_key(f"{template}:{channel_name}:{message.to}")
+    """Send unless the ledger says it was sent; True if it was sent now.
+
+    :param recipient: whom the message is counted for, when people may share an address (each
+        patient of a group); by default the address, ``message.to``.
+    """
+    key = ctx.idempotency_key(f"{template}:{channel_name}:{recipient or message.to}")
     if not ctx.first_run:
         with ctx.db.read() as session:
             if session.connection().execute(_SENT, {"key": key}).first() is not None:

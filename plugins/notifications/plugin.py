@@ -1,9 +1,13 @@
-"""Who is told what, when a request arrives, is synced, or fails to sync.
+"""Who is told what, when a request arrives, is synced or fails to sync, and when the
+practice decides about an appointment.
 
 * ``request``: the practice's alert recipients get an email (no patient identity: provider,
   place, time, reason) and/or a text with no PHI at all — a count and a link.
-* ``request_synced``: the patient gets "we received your request" by email.
+* ``request_synced``: the patient gets "we received your request" (by email, and by text where
+  both sides agreed: :mod:`plugins.notifications.patient_messages`).
 * ``request_sync_failed``: the practice is alerted that a request needs attention.
+* ``confirm``, ``decline``, ``cancel``, ``reschedule``: the patients hear what the practice
+  decided in the EHR (:mod:`plugins.notifications.decisions`).
 
 Channels are chosen per practice by name from the ``register_channels`` registry (``email``,
 ``sms``, ``file``, or another plugin's) and checked at start-up
@@ -15,14 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import func, select
 
 from integration_core.api import (
     Appointment,
     AppointmentRequest,
     AppointmentStatus,
-    Channel,
     HookContext,
     Message,
     MissingRecord,
@@ -38,27 +40,28 @@ from plugins.notifications.channel_choice import (
     register_channels,
     settings_model,
 )
-from plugins.notifications.config import PracticeNotifications, load
+from plugins.notifications.config import practice_notifications
+from plugins.notifications.decisions import on_cancel, on_confirm, on_decline, on_reschedule
 from plugins.notifications.golive import go_live_checks
 from plugins.notifications.ledger import send_once
+from plugins.notifications.patient_messages import tell
+from plugins.notifications.recipients import of_request
+from plugins.notifications.rendering import local_time, render, visit
 
 __all__ = [
     "check_config",
     "go_live_checks",
+    "on_cancel",
+    "on_confirm",
+    "on_decline",
     "on_request",
     "on_request_sync_failed",
     "on_request_synced",
+    "on_reschedule",
     "register_channels",
     "register_tables",
     "settings_model",
 ]
-
-TEMPLATES = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # plain-text messages
-    keep_trailing_newline=True,
-)
 
 
 @hookimpl
@@ -66,50 +69,26 @@ def register_tables(tables: TableRegistry) -> None:
     tables.add_versions(Path(__file__).parent / "migrations")
 
 
-def _channel(ctx: HookContext, name: str) -> Channel:
-    return channel(ctx.settings, ctx.channels, name)
-
-
-def _practice(ctx: HookContext) -> PracticeNotifications:
-    return load(ctx.settings).practices.get(ctx.practice_id, PracticeNotifications())
-
-
-def _render(template: str, **values: Any) -> str:
-    return TEMPLATES.get_template(template).render(**values).strip() + "\n"
-
-
 def _portal_link(ctx: HookContext) -> str:
     base = ctx.settings.http.public_base_url.rstrip("/")
     return f"{base}/v1/practices/{ctx.practice_id}/portal/action-required"
 
 
-def _when(ctx: HookContext, appointment: Appointment) -> str:
-    zone = ctx.practice.locations[appointment.location_id].zone
-    return appointment.start_at.astimezone(zone).strftime("%a %d %b %Y, %H:%M %Z")
-
-
 def _alert_staff(ctx: HookContext, template: str, subject: str, **values: Any) -> None:
-    practice = _practice(ctx)
-    email = _channel(ctx, practice.email_channel) if practice.alert_emails else None
+    practice = practice_notifications(ctx.settings, ctx.practice_id)
     for address in practice.alert_emails:
-        body = _render(f"{template}.email.j2", **values)
-        assert email is not None
+        body = render(f"{template}.email.j2", **values)
+        email = channel(ctx.settings, ctx.channels, practice.email_channel)
         send_once(ctx, practice.email_channel, email, template, Message(address, body, subject))
-    sms = _channel(ctx, practice.sms_channel) if practice.alert_phones else None
     for phone in practice.alert_phones:
-        assert sms is not None
-        send_once(
-            ctx,
-            practice.sms_channel,
-            sms,
-            template,
-            Message(phone, _render(f"{template}.sms.j2", **values)),
-        )
+        body = render(f"{template}.sms.j2", **values)
+        sms = channel(ctx.settings, ctx.channels, practice.sms_channel)
+        send_once(ctx, practice.sms_channel, sms, template, Message(phone, body))
 
 
 @hookimpl
 def on_request(event: RequestEvent, ctx: HookContext) -> None:
-    recipients = _practice(ctx)
+    recipients = practice_notifications(ctx.settings, ctx.practice_id)
     if not (recipients.alert_emails or recipients.alert_phones):
         return  # this practice takes no new-request alerts
     with ctx.db.read() as session:
@@ -133,7 +112,7 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         practice=practice.name,
         provider=practice.providers[appointment.provider_id].name,
         location=practice.locations[appointment.location_id].name,
-        when=_when(ctx, appointment),
+        when=local_time(practice, appointment.location_id, appointment.start_at),
         reason=appointment.reason_name or appointment.reason_id or "not given",
         virtual=appointment.virtual,
         link=_portal_link(ctx),
@@ -149,18 +128,8 @@ def on_request_synced(event: RequestSyncedEvent, ctx: HookContext) -> None:
     if request is None or appointment is None:
         raise MissingRecord("the request is gone")
     practice = ctx.practice
-    channel_name = _practice(ctx).email_channel
-    body = _render(
-        "request_received.email.j2",
-        first_name=request.first_name,
-        practice=practice.name,
-        provider=practice.providers[appointment.provider_id].name,
-        location=practice.locations[appointment.location_id].name,
-        when=_when(ctx, appointment),
-        virtual=appointment.virtual,
-    )
-    message = Message(request.email, body, f"{practice.name}: we received your appointment request")
-    send_once(ctx, channel_name, _channel(ctx, channel_name), "request_received", message)
+    subject = f"{practice.name}: we received your appointment request"
+    tell(ctx, of_request(request), "request_received", subject, **visit(practice, appointment))
 
 
 @hookimpl

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
+from urllib.parse import quote
 
 import httpx
 
@@ -266,7 +267,7 @@ class StaffClient:
         return cast(list[TimeBlock], answer["time_blocks"])
 
     def remove_time_block(self, time_block_id: str) -> None:
-        self._call("DELETE", f"/staff/time-blocks/{time_block_id}")
+        self._call("DELETE", f"/staff/time-blocks/{_segment(time_block_id)}")
 
     # -- patients -----------------------------------------------------------------------
 
@@ -296,7 +297,7 @@ class StaffClient:
         return cast(Patient, self._call("POST", "/staff/patients", json=body))
 
     def read_patient(self, patient_id: str) -> PatientRecord:
-        return cast(PatientRecord, self._call("GET", f"/patients/{patient_id}"))
+        return cast(PatientRecord, self._call("GET", f"/patients/{_segment(patient_id)}"))
 
     # -- webhook subscriptions ----------------------------------------------------------
 
@@ -312,14 +313,14 @@ class StaffClient:
         return cast(list[WebhookSubscription], answer["webhook_subscriptions"])
 
     def unsubscribe_webhook(self, subscription_id: str) -> None:
-        self._call("DELETE", f"/webhook-subscriptions/{subscription_id}")
+        self._call("DELETE", f"/webhook-subscriptions/{_segment(subscription_id)}")
 
     # -- plumbing -----------------------------------------------------------------------
 
     def _detail(
         self, method: str, appointment_id: str, action: str, **body: Any
     ) -> AppointmentDetail:
-        path = f"/staff/appointments/{appointment_id}{action}"
+        path = f"/staff/appointments/{_segment(appointment_id)}{action}"
         payload = {name: value for name, value in body.items() if value is not None}
         answer = self._call(method, path, json=payload if method == "POST" else None)
         return cast(AppointmentDetail, answer)
@@ -368,3 +369,11 @@ def _refusal(response: httpx.Response) -> StaffApiError:
         fields=fields if isinstance(fields, dict) else None,
         conflicts=conflicts if isinstance(conflicts, list) else (),
     )
+
+
+def _segment(record_id: str) -> str:
+    """``record_id`` as one path segment: an id holding ``/`` or ``..`` names no other route,
+    and an empty one is refused before it is sent."""
+    if not record_id:
+        raise StaffApiError("invalid_id", "An id cannot be empty.", status=None)
+    return quote(record_id, safe="")

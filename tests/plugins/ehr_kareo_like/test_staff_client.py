@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -147,3 +148,23 @@ def test_the_sandbox_names_the_time_block_a_booking_clashes_with(tmp_path: Path)
     store.dispose()
     assert (caught.value.status, caught.value.code) == (409, "scheduling_conflict")
     assert [(c["kind"], c["id"]) for c in caught.value.conflicts] == [("time_block", block["id"])]
+
+
+@pytest.mark.parametrize("record_id", ["../../changes", "X/../APT-1", ""])
+def test_an_id_never_names_another_route(record_id):
+    """An id is one path segment: ``..`` and ``/`` are sent escaped, and an empty id is
+    refused before anything is sent."""
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.raw_path.decode())
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "No such."}})
+
+    client = StaffClient("http://sandbox", "key", transport=httpx.MockTransport(answer))
+    with client, pytest.raises(StaffApiError) as refused:
+        client.show(record_id)
+    if record_id:
+        assert refused.value.code == "not_found"
+        assert sent == [f"/api/v1/staff/appointments/{quote(record_id, safe='')}"]
+    else:
+        assert (refused.value.code, sent) == ("invalid_id", [])
