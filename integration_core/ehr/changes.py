@@ -19,6 +19,10 @@ one place:
   EHR sync is creating right now (the EHR announced it before the sync committed its link). It
   is ``deferred`` and applied when the sync links it (:func:`apply_deferred`).
 
+- **History is not news.** A change made before practice-sync followed the practice's EHR
+  (its feed cursor row was made) updates the records and causes no lifecycle event, so the
+  first read of a feed — the EHR's whole history — sends no patient a message about it.
+
 EHR-made appointments become shared records with origin ``ehr``. Their patients are attendee
 rows by EHR patient id, each in their own state (a group's check-ins are per attendee).
 """
@@ -61,9 +65,6 @@ log = logging.getLogger(__name__)
 
 Outcome = Literal["applied", "duplicate", "stale", "deferred", "unmapped"]
 Via = Literal["webhook", "poll"]
-HISTORY = timedelta(days=1)
-"""An EHR-made appointment first seen this long after its start is history: recorded, with no
-lifecycle events (no survey for last year's visits when a practice goes live)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def lock_practice(session: Session, practice_id: str, now: datetime) -> FeedCurs
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
         insert(FeedCursor)
-        .values(practice_id=practice_id, cursor=None, next_poll_at=now)
+        .values(practice_id=practice_id, cursor=None, next_poll_at=now, following_since=now)
         .on_conflict_do_nothing(index_elements=[FeedCursor.practice_id])
     )
     return session.scalars(
@@ -104,7 +105,7 @@ def apply_change(
     now: datetime,
 ) -> Applied:
     """Apply ``change`` in the caller's transaction (see the module's rules)."""
-    lock_practice(session, practice_id, now)
+    following = lock_practice(session, practice_id, now).following_since
     if session.get(ChangeSeen, (practice_id, change.change_id)) is not None:
         applied = Applied("duplicate")
     else:
@@ -120,7 +121,8 @@ def apply_change(
             received_at=now,
         )
         session.add(seen)
-        applied = _apply(session, practice_id, practice, outbox, change, seen, now)
+        news = change.occurred_at >= following
+        applied = _apply(session, practice_id, practice, outbox, change, seen, now, news=news)
     outbox.db.after_commit(
         session, metrics.EHR_CHANGES.labels(practice_id, via, applied.outcome).inc
     )
@@ -138,7 +140,7 @@ def apply_deferred(
 ) -> list[Applied]:
     """Apply, in version order, the changes deferred until ``ehr_appointment_id`` was linked;
     called in the transaction that links it."""
-    lock_practice(session, practice_id, now)
+    following = lock_practice(session, practice_id, now).following_since
     waiting = session.scalars(
         select(ChangeSeen)
         .where(
@@ -153,7 +155,8 @@ def apply_deferred(
         assert seen.deferred is not None
         change = EHRChange.model_validate({**seen.deferred, "staff_reason": None})
         seen.deferred = None
-        results.append(_apply(session, practice_id, practice, outbox, change, seen, now))
+        news = change.occurred_at >= following
+        results.append(_apply(session, practice_id, practice, outbox, change, seen, now, news=news))
     return results
 
 
@@ -165,7 +168,11 @@ def _apply(
     change: EHRChange,
     seen: ChangeSeen,
     now: datetime,
+    *,
+    news: bool,
 ) -> Applied:
+    """Apply one recorded change; ``news`` is False for a change made before practice-sync
+    followed this EHR, which updates the records but tells nobody."""
     local = links.local_id(
         session,
         practice_id=practice_id,
@@ -187,11 +194,8 @@ def _apply(
         appointment = _ehr_made(session, practice_id, change, now)
         ehr_state = None
         # The EHR made it booked: what happened since is still news (a check-out starts the
-        # survey) — unless it ended before it was seen, or lies in the EHR's past (a first
-        # read of the feed brings its whole history).
-        if new_status in (AppointmentStatus.CANCELLED, AppointmentStatus.DECLINED) or (
-            change.start < now - HISTORY
-        ):
+        # survey) — unless it ended before practice-sync saw it.
+        if new_status in (AppointmentStatus.CANCELLED, AppointmentStatus.DECLINED):
             steps: list[str] = []
         else:
             steps = lifecycle_steps(AppointmentStatus.BOOKED, new_status)
@@ -219,10 +223,12 @@ def _apply(
     _keep_ehr_state(session, practice_id, appointment.id, ehr_state, change, now)
     attendee_steps = _keep_attendees(session, practice_id, appointment.id, change, now)
 
+    if not news:
+        steps, attendee_steps = [], []
     events: list[LifecycleEvent] = [
         _lifecycle_event(step, practice_id, appointment.id) for step in steps
     ]
-    moved = change.start != old_start and new_status in ACTIVE_STATUSES
+    moved = news and change.start != old_start and new_status in ACTIVE_STATUSES
     if moved and "confirm" not in steps:
         events.append(
             RescheduleEvent(

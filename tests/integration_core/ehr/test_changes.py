@@ -225,14 +225,17 @@ def test_each_patient_of_a_group_checks_in_and_out_on_their_own(runtime, ps_reco
     }
 
 
-def test_the_ehrs_history_is_recorded_without_lifecycle_events(runtime, ps_clock):
-    ps_clock.set(START + timedelta(days=3))
-    past = apply(runtime, change(3, "checked_out", appointment_id="APT-OLD"))
-    assert (past.outcome, past.events) == ("applied", ("appointment_synced",))
-    recent = apply(
-        runtime,
-        change(
-            3, "checked_out", appointment_id="APT-NEW", start=START + timedelta(days=2, hours=20)
-        ),
-    )
-    assert recent.events == ("checkin", "checkout", "appointment_synced")
+def test_what_the_ehr_did_before_it_was_followed_is_recorded_but_told_to_nobody(
+    runtime, ps_recorder
+):
+    """A first read of the feed brings the EHR's history: cancelled groups, past check-outs.
+    The records follow it; no patient hears of it."""
+    before = NOW - timedelta(days=2)
+    made = change(1, appointment_id="APT-OLD", occurred_at=before)
+    cancelled = change(2, "cancelled", appointment_id="APT-OLD", occurred_at=before)
+    assert apply(runtime, made).events == ("appointment_synced",)
+    history = apply(runtime, cancelled)
+    assert history.events == ("appointment_synced",)
+    assert record(runtime, history.appointment_id).status is AppointmentStatus.CANCELLED
+    news = apply(runtime, change(3, "checked_out", appointment_id="APT-NEW", occurred_at=NOW))
+    assert news.events == ("checkin", "checkout", "appointment_synced")

@@ -44,6 +44,7 @@ def upgrade() -> None:
         "ehr_feed_cursors",
         sa.Column("practice_id", sa.String(length=64), nullable=False),
         sa.Column("cursor", sa.String(length=512), nullable=True),
+        sa.Column("following_since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
