@@ -35,6 +35,7 @@ from integration_core.checks import EHRFacts, GoLiveCheck
 from integration_core.clock import Clock
 from integration_core.context import HookContext, idempotency_key
 from integration_core.ehr.adapters import AdapterFactory
+from integration_core.ehr.change_tables import Attendee, EHRAppointmentState
 from integration_core.ehr.matching import Match, same_name
 from integration_core.ehr.matching import decide as decide_match
 from integration_core.ehr.protocol import (
@@ -159,6 +160,7 @@ __all__ = [
     "AppointmentState",
     "AppointmentStatus",
     "AppointmentSyncedEvent",
+    "Attendee",
     "Base",
     "BookingForm",
     "BoundedDate",
@@ -180,6 +182,7 @@ __all__ = [
     "DeliveryError",
     "EHRAdapter",
     "EHRAppointment",
+    "EHRAppointmentState",
     "EHRAttendee",
     "EHRChange",
     "EHRChangeUnmappedEvent",
