@@ -124,6 +124,7 @@ def ehr_change(
     """Version ``version`` of EHR appointment ``appointment_id``: Dr. Lee's at downtown on
     :data:`START`, the request's patient attending (unless ``attendees=``)."""
     fields.setdefault("start", START)
+    fields.setdefault("occurred_at", NOW)  # news: made while practice-sync follows the EHR
     fields.setdefault("attendees", (EHRAttendee(patient_id=REQUEST_PATIENT, state=state),))
     return change(version, state, appointment_id=appointment_id, **fields)
 
