@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, StrictBool
 
 from integration_core.api import (
@@ -26,6 +24,7 @@ from integration_core.api import (
     SingleLine,
 )
 from plugins.growth_platform.config import PracticeGrowthSettings
+from plugins.growth_platform.contact import normal_email, normal_phone
 
 __all__ = ["BookingBody", "to_form"]
 
@@ -87,19 +86,11 @@ def to_form(
 ) -> BookingForm:
     """Validate what the model cannot and build the core's form, or raise one 422 with
     these and any earlier ``errors`` (the slot's), each under its field's name."""
-    email = body.email
-    try:
-        email = validate_email(body.email, check_deliverability=False).normalized
-    except EmailNotValidError:
+    email = normal_email(body.email)
+    if email is None:
         errors["email"] = "not a valid email address"
-
-    phone = body.phone
-    try:
-        parsed = phonenumbers.parse(body.phone, practice.phone_region)
-        if not phonenumbers.is_valid_number(parsed):
-            raise phonenumbers.NumberParseException(0, "invalid")
-        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    except phonenumbers.NumberParseException:
+    phone = normal_phone(body.phone, practice.phone_region)
+    if phone is None:
         errors["phone"] = f"not a valid phone number (region {practice.phone_region})"
 
     if body.date_of_birth >= today:
@@ -116,6 +107,7 @@ def to_form(
 
     if errors:
         raise ApiError(422, "invalid_request", "Some fields are not valid.", fields=errors)
+    assert email is not None and phone is not None  # else refused above
     return BookingForm(
         first_name=body.first_name,
         last_name=body.last_name,

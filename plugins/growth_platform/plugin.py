@@ -12,20 +12,27 @@ from integration_core.api import (
     TableRegistry,
     hookimpl,
 )
-from plugins.growth_platform import portal, staff_calendars, widget
+from plugins.growth_platform import portal, staff_calendars, staff_patients, widget
 from plugins.growth_platform.calendars import seed_calendars
 from plugins.growth_platform.config import GrowthSettings, cross_check, load
 from plugins.growth_platform.cors import PracticeCors
 from plugins.growth_platform.golive import go_live_checks
-from plugins.growth_platform.patients import on_request_sync_failed, on_request_synced
+from plugins.growth_platform.patients import (
+    keep_ehr_patient,
+    on_request_sync_failed,
+    on_request_synced,
+    patient_contact,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
     "after_migrate",
     "check_config",
     "go_live_checks",
+    "keep_ehr_patient",
     "on_request_sync_failed",
     "on_request_synced",
+    "patient_contact",
     "register_routes",
     "register_tables",
     "settings_model",
@@ -48,6 +55,7 @@ def register_routes(routes: RouteRegistry, settings: Settings) -> None:
     routes.add(widget.router)
     routes.add(staff_calendars.router)
     routes.add(portal.router)
+    routes.add(staff_patients.router)
     origins = {slug: frozenset(p.cors_origins) for slug, p in config.practices.items()}
     routes.add_middleware(PracticeCors, origins=origins)
 

@@ -20,10 +20,10 @@ from integration_core.api import (
     Staff,
     get_engine,
     new_id,
-    record_audit,
 )
 from plugins.growth_platform.availability import wall_clock_slots
 from plugins.growth_platform.calendars import CalendarBody, CalendarView, apply, view
+from plugins.growth_platform.staff_audit import audit
 from plugins.growth_platform.tables import Calendar, TimeBlock
 
 __all__ = ["router"]
@@ -75,21 +75,6 @@ def _calendar(session: Session, practice: str, provider: str, location: str) -> 
             Calendar.provider_id == provider,
             Calendar.location_id == location,
         )
-    )
-
-
-def _audit(
-    session: Session, engine: Engine, staff: Staff, action: str, entity: str, entity_id: str
-) -> None:
-    record_audit(
-        session,
-        practice_id=staff.practice_id,
-        actor=staff.token_name,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        outcome="ok",
-        at=engine.clock.now(),
     )
 
 
@@ -145,7 +130,7 @@ def put_calendar(
             actor=staff.token_name,
             now=engine.clock.now(),
         )
-        _audit(session, engine, staff, "update", "calendar", f"{provider}/{location}")
+        audit(session, engine, staff, "update", "calendar", f"{provider}/{location}")
     return view(row, settings.locations[location].time_zone)
 
 
@@ -245,7 +230,7 @@ def block_slot(
             created_by=staff.token_name,
         )
         session.add(block)
-        _audit(session, engine, staff, "block", "time_block", block.id)
+        audit(session, engine, staff, "block", "time_block", block.id)
     return _block_out(block, settings)
 
 
@@ -268,5 +253,5 @@ def unblock_slot(
         ):
             raise ApiError(404, "not_found", "No such time block.")
         session.delete(block)
-        _audit(session, engine, staff, "unblock", "time_block", block_id)
+        audit(session, engine, staff, "unblock", "time_block", block_id)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core.api import Base
@@ -65,21 +65,41 @@ class TimeBlock(Base):
 
 class Patient(Base):
     """The booking platform's own patient record (owns PHI). Records are never merged: a
-    request whose patient matched several EHR records gets a new one here too."""
+    request whose patient matched several EHR records gets a new one here too.
+
+    A practice has at most one record in use per EHR patient (a unique index over the records
+    not archived), so a request attached to an EHR patient and an appointment staff made in
+    the EHR for them meet on the same record. An archived record is kept — its appointments'
+    messages still reach the patient — but is never matched again: the EHR patient's next
+    appointment gets a new record."""
 
     __tablename__ = "gp_patients"
-    __table_args__ = (Index("ix_gp_patients_ehr", "practice_id", "ehr_patient_id"),)
+    __table_args__ = (
+        Index(
+            "uq_gp_patients_ehr_in_use",
+            "practice_id",
+            "ehr_patient_id",
+            unique=True,
+            sqlite_where=text("archived_at IS NULL"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     practice_id: Mapped[str] = mapped_column(String(64))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date] = mapped_column(Date)
-    email: Mapped[str] = mapped_column(String(254))
-    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile_phone: Mapped[str | None] = mapped_column(String(20))
+    """E.164; where text messages go when ``sms_allowed``."""
+    email_allowed: Mapped[bool] = mapped_column(Boolean)
+    sms_allowed: Mapped[bool] = mapped_column(Boolean)
     ehr_patient_id: Mapped[str | None] = mapped_column(String(128))
     excluded_from_surveys: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class SyncFailure(Base):

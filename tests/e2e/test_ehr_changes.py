@@ -26,9 +26,9 @@ from integration_core.records import Appointment, AppointmentStatus, Origin
 from integration_core.store import Database, Event
 from integration_core.testing.services import postgres_schema_url
 from plugins.ehr_kareo_like.sandbox.staff_client import StaffClient
-from tests.e2e.test_kill_recovery import API_KEY, EHR_URL, book, done, settings
 from tests.support.children import Processes, answers
 from tests.support.commands import sandbox_ehr_server
+from tests.support.ehr_deployment import API_KEY, EHR_URL, book, done, settings
 from tests.support.examples import redis_queue
 
 pytestmark = pytest.mark.slow

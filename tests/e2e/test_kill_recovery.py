@@ -20,33 +20,38 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from integration_core import links
-from integration_core.ehr.sync import PLUGIN as EHR_SYNC
 from integration_core.ehr.sync import SyncDecision
 from integration_core.records import Appointment, AppointmentStatus
-from integration_core.store import Database, Delivery, DeliveryStatus
-from integration_core.testing.processes import free_port
+from integration_core.store import Database, DeliveryStatus
 from integration_core.testing.services import postgres_schema_url
 from plugins.ehr_kareo_like.sandbox.store import SandboxAppointment, SandboxPatient
 from tests.support.children import Processes, answers
 from tests.support.commands import run, sandbox_ehr_server
-from tests.support.examples import environment, redis_queue
+from tests.support.ehr_deployment import (
+    API_KEY,
+    EHR_URL,
+    LEASE_SECONDS,
+    TICK_SECONDS,
+    book,
+    done,
+    settings,
+    syncs,
+)
+from tests.support.examples import redis_queue
 from tests.support.pause_points import POINTS
 
-LEASE_SECONDS = 3.0
-TICK_SECONDS = 0.25
 ALLOWANCE_SECONDS = 1.5
 """What the recovery bound allows beyond lease + sweep interval: the sweep's own pass, the
 broker's hop to a worker, running the delivery again (up to three EHR calls and two commits),
@@ -57,76 +62,7 @@ RECOVERY_SECONDS = LEASE_SECONDS + TICK_SECONDS + ALLOWANCE_SECONDS
 LEASES_PAUSED = 3
 """How many leases a live worker's EHR call lasts in the tests that it keeps its claim."""
 BURST = 20
-API_KEY = "kill-recovery-ehr-key"
-UNUSED_EHR = "http://127.0.0.1:9"
-"""The EHR's address where a command never calls it (``migrate``), before the sandbox is up."""
-
-CONFIG = """
-[rate_limits]
-per_client = "100000/minute"
-per_practice = "100000/minute"
-
-[practices.acme]
-name = "Acme Family Medicine"
-ehr_adapter = "kareo_like"
-
-[practices.acme.locations.main]
-name = "Main Street"
-time_zone = "America/New_York"
-ehr_id = "main"
-
-[practices.acme.providers.dr_lee]
-name = "Dr. Lee"
-ehr_id = "1001"
-locations = ["main"]
-
-[plugins.config.growth_platform.practices.acme]
-policy_version = "2027-01"
-
-[plugins.config.growth_platform.practices.acme.reasons.checkup]
-name = "Annual checkup"
-providers = ["dr_lee"]
-locations = ["main"]
-ehr_visit_reason = "3"
-
-[plugins.config.growth_platform.practices.acme.calendars.dr_lee.main]
-slot_minutes = 30
-days.mon = { enabled = true }
-days.tue = { enabled = true }
-days.wed = { enabled = true }
-days.thu = { enabled = true }
-days.fri = { enabled = true }
-days.sat = { enabled = true }
-days.sun = { enabled = true }
-
-[plugins.config.notifications.practices.acme]
-email_channel = "file"
-"""
-"""One practice whose EHR is the sandbox server (its address and key from the environment),
-a provider open every day, patients' emails written to a folder."""
-
-EHR_URL = "PRACTICE_SYNC_PLUGINS__CONFIG__EHR_KAREO_LIKE__PRACTICES__ACME__BASE_URL"
-
 pytestmark = pytest.mark.slow
-
-
-def settings(folder: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of every process of one deployment: the configuration above, a short
-    lease and sweep interval, JSON logs."""
-    config = folder / "practice-sync.toml"
-    config.write_text(CONFIG)
-    return environment(
-        PRACTICE_SYNC_CONFIG=str(config),
-        PRACTICE_SYNC_DATABASE_URL=database_url,
-        PRACTICE_SYNC_HTTP__PORT=str(free_port()),
-        PRACTICE_SYNC_BROKER__CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
-        PRACTICE_SYNC_SCHEDULER__TICK_SECONDS=str(TICK_SECONDS),
-        PRACTICE_SYNC_PLUGINS__CONFIG__EHR_KAREO_LIKE__PRACTICES__ACME__API_KEY=API_KEY,
-        PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__FILE_FOLDER=str(folder / "messages"),
-        PRACTICE_SYNC_LOGGING__FORMAT="json",
-        **{EHR_URL: UNUSED_EHR},
-        **extra,
-    )
 
 
 WORKER_STARTED = "thread(s) started"
@@ -218,67 +154,6 @@ def embedded(folder: Path, migrated: Path, pause: str) -> Iterator[Deployment]:
 
 
 # -- booking and reading back -------------------------------------------------------------
-
-
-def patient(number: int) -> dict[str, Any]:
-    return {
-        "first_name": "Robin",
-        "last_name": f"Recovery{chr(ord('a') + number)}",
-        "email": f"robin.{number}@example.com",
-        "phone": f"(617) 555-01{number:02d}",
-        "date_of_birth": "1980-02-03",
-        "sex": "female",
-        "privacy_consent": True,
-    }
-
-
-def book(base: str, count: int = 1) -> list[dict[str, Any]]:
-    """Request ``count`` open slots over the widget API, each for a different new patient;
-    the widget's answers."""
-    widget = f"{base}/v1/practices/acme/widget"
-    today = date.today()
-    with httpx.Client(timeout=10) as client:
-        found = client.get(
-            f"{widget}/slots",
-            params={
-                "start": today.isoformat(),
-                "end": (today + timedelta(days=13)).isoformat(),
-                "reason": "checkup",
-            },
-        )
-        assert found.status_code == 200, found.text
-        slots = found.json()["slots"][:count]
-        assert len(slots) == count
-        accepted = []
-        for number, slot in enumerate(slots):
-            body = {
-                "provider": slot["provider"],
-                "location": slot["location"],
-                "reason": "checkup",
-                "start": slot["start"],
-                **patient(number),
-            }
-            answer = client.post(f"{widget}/requests", json=body)
-            assert answer.status_code == 201, answer.text
-            accepted.append(answer.json())
-    return accepted
-
-
-def syncs(db: Database) -> dict[str, Delivery]:
-    """The ``ehr_sync`` deliveries of booking requests, by id."""
-    with db.read() as session:
-        found = session.scalars(
-            select(Delivery).where(Delivery.plugin == EHR_SYNC, Delivery.hook == "on_request")
-        )
-        return {row.id: row for row in found}
-
-
-def done(db: Database, count: int) -> Callable[[], bool]:
-    def check() -> bool:
-        rows = syncs(db).values()
-        return len(rows) == count and all(row.status is DeliveryStatus.DONE for row in rows)
-
-    return check
 
 
 def ehr_records(database: Path) -> tuple[list[SandboxPatient], list[SandboxAppointment]]:

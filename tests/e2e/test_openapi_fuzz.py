@@ -59,6 +59,12 @@ BUSINESS_RULES: dict[str, str] = {
     "GET /v1/practices/{practice}/portal/action-required": (
         "a cursor this list did not issue is a 422 naming cursor"
     ),
+    "GET /v1/practices/{practice}/patients": (
+        "a cursor this list did not issue is a 422 naming cursor"
+    ),
+    "PATCH /v1/practices/{practice}/patients/{patient_id}": (
+        "an email address or a mobile phone number that does not parse is a 422 naming the field"
+    ),
     "GET /v1/practices/{practice}/widget/slots": (
         "an unknown reason, location or provider, a provider who does not see patients at the "
         "location, a virtual visit for a reason that has none, end before start, more than 31 "

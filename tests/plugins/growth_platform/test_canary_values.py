@@ -39,6 +39,13 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
         "path": {"block_id": "blk_0"}
     },
     ("get", f"{PRACTICE}/portal/action-required"): {},
+    ("get", f"{PRACTICE}/patients"): {},
+    ("patch", f"{PRACTICE}/patients/{{patient_id}}"): {
+        "path": {"patient_id": "pat_0"},
+        "body": {"email": "jane.doe@example.com", "mobile_phone": "(617) 555-0142"},
+    },
+    ("post", f"{PRACTICE}/patients/{{patient_id}}/archive"): {"path": {"patient_id": "pat_0"}},
+    ("post", f"{PRACTICE}/ehr/changes"): {},
     ("get", f"{PRACTICE}/deliveries/dead"): {},
     ("post", f"{PRACTICE}/deliveries/{{delivery_id}}/replay"): {"path": {"delivery_id": "dlv_0"}},
 }
