@@ -65,25 +65,37 @@ class _Decision:
     template: str
     subject: str
     still_holds: Callable[[Appointment, datetime], bool]
-    attending_only: bool
-    """Tell only a group's patients who still attend (those cancelled on their own were told
-    then); an ending is told to everyone."""
+    told: Callable[[AppointmentStatus], bool]
+    """Which of a group's patients, by their own status, hear of it: a confirm or a move those
+    who still attend; a cancellation those it cancelled (not those who came or did not)."""
 
 
 UNCONFIRMED = (AppointmentStatus.REQUESTED, AppointmentStatus.TENTATIVE)
 """A request staff have not confirmed yet (one moved before it was confirmed is told so)."""
 
-CONFIRMED = _Decision("confirmed", "your appointment is scheduled", _ahead, True)
+
+def _attending(status: AppointmentStatus) -> bool:
+    return status in ACTIVE_STATUSES and status is not AppointmentStatus.NO_SHOW
+
+
+def _now(status: AppointmentStatus) -> Callable[[AppointmentStatus], bool]:
+    return lambda attendee: attendee is status
+
+
+CONFIRMED = _Decision("confirmed", "your appointment is scheduled", _ahead, _attending)
 DECLINED = _Decision(
     "declined",
     "we could not schedule your appointment",
     _ended_as(AppointmentStatus.DECLINED),
-    False,
+    _now(AppointmentStatus.DECLINED),
 )
 CANCELLED = _Decision(
-    "cancelled", "your appointment is cancelled", _ended_as(AppointmentStatus.CANCELLED), False
+    "cancelled",
+    "your appointment is cancelled",
+    _ended_as(AppointmentStatus.CANCELLED),
+    _now(AppointmentStatus.CANCELLED),
 )
-RESCHEDULED = _Decision("rescheduled", "your appointment has a new time", _ahead, True)
+RESCHEDULED = _Decision("rescheduled", "your appointment has a new time", _ahead, _attending)
 
 
 @hookimpl
@@ -129,7 +141,7 @@ def _tell_patients(
                 extra={**ids, "template": decision.template, "status": appointment.status.value},
             )
             return
-        patients = patients_of(ctx, session, appointment, attending_only=decision.attending_only)
+        patients = patients_of(ctx, session, appointment, told=decision.told)
         forms = intake_forms(session, appointment.id)
     practice = ctx.practice
     ours = practice_notifications(ctx.settings, ctx.practice_id)

@@ -12,14 +12,15 @@ logged, stored or put in an error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from integration_core.api import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentRequest,
+    AppointmentStatus,
     HookContext,
     MissingRecord,
     PatientContact,
@@ -69,10 +70,15 @@ class Patients:
 
 
 def patients_of(
-    ctx: HookContext, session: Session, appointment: Appointment, *, attending_only: bool
+    ctx: HookContext,
+    session: Session,
+    appointment: Appointment,
+    *,
+    told: Callable[[AppointmentStatus], bool],
 ) -> Patients:
-    """The patients to tell about ``appointment``; with ``attending_only``, a group's patients
-    who still attend (not those cancelled on their own)."""
+    """The patients to tell about ``appointment``: of a group, those whose own status ``told``
+    accepts (a cancelled group's patients who came, or did not, are not told it was
+    cancelled)."""
     if appointment.request_id is not None:
         request = session.get(AppointmentRequest, appointment.request_id)
         if request is None:
@@ -82,7 +88,7 @@ def patients_of(
     reachable: list[Recipient] = []
     not_kept = unknown = 0
     for attendee in attendees(session, appointment.id):
-        if attending_only and attendee.status not in ACTIVE_STATUSES:
+        if not told(attendee.status):
             continue
         contact: PatientContact | None = None
         if attendee.patient_id is not None and answering:

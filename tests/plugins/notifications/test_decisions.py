@@ -283,6 +283,25 @@ def test_each_patient_of_a_group_gets_their_own_message(runtime, inbox, texts, c
             assert needle not in text, f"{record.name} logged patient data"
 
 
+def test_a_cancelled_group_tells_only_the_patients_it_cancelled(runtime, inbox, texts):
+    """Annika came, Benedikt did not: they keep their statuses and hear nothing of it."""
+    apply(runtime, group_change(1, kind="created"))
+    drain(runtime)
+    states = {"PAT-A": "checked_out", "PAT-B": "no_show"}
+    ended = tuple(
+        EHRAttendee(patient_id=patient.id, state=states.get(patient.id, "cancelled"))
+        for patient in GROUP
+    )
+    apply(
+        runtime, ehr_change("GRP-1", 2, "cancelled", kind="cancelled", group=True, attendees=ended)
+    )
+    drain(runtime)
+    cancelled = mail(inbox, ": your appointment is cancelled")
+    assert [body.splitlines()[0] for body in cancelled["family@example.com"]] == ["Hello Cyrilla,"]
+    assert "annika@example.com" not in cancelled
+    assert sent_texts(texts, "has been cancelled") == {}
+
+
 def notification_deliveries(runtime) -> list[Delivery]:
     with runtime.db.read() as session:
         return list(session.scalars(select(Delivery).where(Delivery.plugin == "notifications")))
