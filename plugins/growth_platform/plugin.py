@@ -12,7 +12,14 @@ from integration_core.api import (
     TableRegistry,
     hookimpl,
 )
-from plugins.growth_platform import portal, staff_calendars, staff_patients, widget
+from plugins.growth_platform import (
+    all_appointments,
+    cancellations,
+    portal,
+    staff_calendars,
+    staff_patients,
+    widget,
+)
 from plugins.growth_platform.calendars import seed_calendars
 from plugins.growth_platform.config import GrowthSettings, cross_check, load
 from plugins.growth_platform.cors import PracticeCors
@@ -23,6 +30,7 @@ from plugins.growth_platform.patients import (
     on_request_synced,
     patient_contact,
 )
+from plugins.growth_platform.unmapped_changes import on_appointment_synced, on_ehr_change_unmapped
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = [
@@ -30,6 +38,8 @@ __all__ = [
     "check_config",
     "go_live_checks",
     "keep_ehr_patient",
+    "on_appointment_synced",
+    "on_ehr_change_unmapped",
     "on_request_sync_failed",
     "on_request_synced",
     "patient_contact",
@@ -55,6 +65,8 @@ def register_routes(routes: RouteRegistry, settings: Settings) -> None:
     routes.add(widget.router)
     routes.add(staff_calendars.router)
     routes.add(portal.router)
+    routes.add(all_appointments.router)
+    routes.add(cancellations.router)
     routes.add(staff_patients.router)
     origins = {slug: frozenset(p.cors_origins) for slug, p in config.practices.items()}
     routes.add_middleware(PracticeCors, origins=origins)

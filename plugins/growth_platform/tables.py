@@ -1,5 +1,6 @@
 """The booking platform's own tables: provider calendars and time blocks (data, not config),
-its patient records, and the EHR syncs that failed for good."""
+its patient records, the EHR syncs that failed for good, the EHR changes the core could not
+apply, and the appointments cancelled here only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration_core.api import Base
 
-__all__ = ["Calendar", "Patient", "SyncFailure", "TimeBlock"]
+__all__ = [
+    "Calendar",
+    "LocalCancellation",
+    "Patient",
+    "SyncFailure",
+    "TimeBlock",
+    "UnmappedChange",
+]
 
 
 class Calendar(Base):
@@ -112,3 +120,40 @@ class SyncFailure(Base):
     request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     practice_id: Mapped[str] = mapped_column(String(64))
     delivery_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class UnmappedChange(Base):
+    """An appointment in the EHR whose changes the core could not apply because its provider
+    or location is not configured: one row per EHR appointment, with its latest reason, until
+    a change of it is applied. Ids and codes only, no patient data."""
+
+    __tablename__ = "gp_unmapped_changes"
+    __table_args__ = (UniqueConstraint("practice_id", "ehr_appointment_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    ehr_appointment_id: Mapped[str] = mapped_column(String(128))
+    change_id: Mapped[str] = mapped_column(String(128))
+    """The latest change not applied."""
+    reason_code: Mapped[str] = mapped_column(String(64))
+    ehr_id: Mapped[str] = mapped_column(String(128))
+    """The EHR's id of the provider or location that is not configured."""
+    changes: Mapped[int] = mapped_column(Integer)
+    """How many of the appointment's changes were not applied."""
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class LocalCancellation(Base):
+    """An appointment the practice cancelled in the booking platform only: ``cancelled`` by
+    staff (the EHR's appointment stands), or ``released`` — the slot of a request whose EHR
+    sync failed, which never reached the EHR. Its time is free for the widget again."""
+
+    __tablename__ = "gp_cancellations"
+
+    appointment_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    practice_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    cancelled_at: Mapped[datetime]
+    cancelled_by: Mapped[str] = mapped_column(String(128))
+    """The staff token's name."""

@@ -59,6 +59,10 @@ BUSINESS_RULES: dict[str, str] = {
     "GET /v1/practices/{practice}/portal/action-required": (
         "a cursor this list did not issue is a 422 naming cursor"
     ),
+    "GET /v1/practices/{practice}/appointments": (
+        "a cursor this list did not issue, a provider or location the practice does not have, "
+        "or an end date before the start date are 422s naming the field"
+    ),
     "GET /v1/practices/{practice}/patients": (
         "a cursor this list did not issue is a 422 naming cursor"
     ),

@@ -39,6 +39,11 @@ ROUTES: dict[tuple[str, str], dict[str, Any]] = {
         "path": {"block_id": "blk_0"}
     },
     ("get", f"{PRACTICE}/portal/action-required"): {},
+    ("get", f"{PRACTICE}/appointments"): {"query": {"start": "2027-01-05", "end": "2027-01-06"}},
+    ("post", f"{PRACTICE}/appointments/{{appointment_id}}/cancel"): {
+        "path": {"appointment_id": "apt_0"}
+    },
+    ("post", f"{PRACTICE}/requests/{{request_id}}/release-slot"): {"path": {"request_id": "req_0"}},
     ("get", f"{PRACTICE}/patients"): {},
     ("patch", f"{PRACTICE}/patients/{{patient_id}}"): {
         "path": {"patient_id": "pat_0"},

@@ -26,7 +26,7 @@ def test_syncs_that_failed_before_the_upgrade_show_their_delivery_after_it(refus
     with runtime.db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "gp0002")
-    assert pending_revisions(runtime.db, runtime.pm) == {"gp0003", "gp0004"}
+    assert pending_revisions(runtime.db, runtime.pm) == {"gp0003", "gp0004", "gp0005"}
 
     runtime.migrate()
     with runtime.db.read() as session:

@@ -48,6 +48,7 @@ def test_action_required_shows_what_staff_need_and_is_audited(client, runtime):
     items = page.json()["items"]
     assert [item["request_id"] for item in items] == [first["request_id"], second["request_id"]]
     assert items[0] == {
+        "kind": "request",
         "request_id": first["request_id"],
         "appointment_id": first["appointment_id"],
         "requested_start": "2027-01-05T09:00:00-05:00",
