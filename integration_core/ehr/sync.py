@@ -113,6 +113,8 @@ def on_request(event: RequestEvent, ctx: HookContext) -> None:
         decision = session.get(SyncDecision, (ctx.practice_id, event.request_id))
     if request is None or appointment is None:
         raise MissingRecord("the request or its appointment is gone")
+    if appointment.status is AppointmentStatus.CANCELLED:
+        return  # staff released its slot (its sync had failed): a replay writes nothing
     practice = ctx.practice
     if decision is None:
         decision = _decide(ctx, request)

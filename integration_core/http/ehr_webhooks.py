@@ -63,7 +63,9 @@ def receive_changes(
         message = runtime.ehr.for_practice(practice).parse_webhook(request.headers, body, now=now)
     except InvalidWebhook:
         raise ApiError(
-            401, "webhook_signature_invalid", "The notification did not verify, or its body is not what the EHR sends."
+            401,
+            "webhook_signature_invalid",
+            "The notification did not verify, or its body is not what the EHR sends.",
         ) from None
     signed = SignedMessage(
         source=f"ehr:{practice}",

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from integration_core import audit
-from integration_core.store import Event
+from integration_core.links import external_id
+from integration_core.store import Delivery, DeliveryStatus, Event
+from integration_core.testing import drain
 from plugins.growth_platform.tables import SyncFailure
 from tests.support.booking import STAFF, booking, slots, starts
 from tests.support.sandbox_ehr import book_and_sync
@@ -139,6 +141,31 @@ def test_a_failed_syncs_slot_is_released_and_leaves_action_required(refusing_ehr
     with runtime.db.read() as session:
         assert session.scalars(select(SyncFailure)).all() == []  # nothing left to replay
     assert release(client, failed["request_id"]).json() == answer
+
+
+def test_a_released_requests_failed_sync_replayed_writes_nothing_to_the_ehr(refusing_ehr):
+    runtime, client, adapter = refusing_ehr
+    failed = book_and_sync(client, runtime)
+    assert release(client, failed["request_id"]).status_code == 200
+    adapter.refusing = False  # the cause is fixed, and someone replays the dead sync
+    with runtime.db.read() as session:
+        (dead,) = session.scalars(
+            select(Delivery).where(
+                Delivery.plugin == "ehr_sync", Delivery.status == DeliveryStatus.DEAD
+            )
+        ).all()
+    assert runtime.runner.replay(dead.id)
+    drain(runtime)
+    with runtime.db.read() as session:
+        linked = external_id(
+            session,
+            practice_id="acme",
+            entity="appointment",
+            local=failed["appointment_id"],
+            system="ehr",
+        )
+    assert linked is None
+    assert shown(client) == [("cancelled", "released")]
 
 
 def test_only_a_failed_syncs_slot_is_released(refusing_ehr):
