@@ -35,6 +35,7 @@ import httpx
 from fastapi import APIRouter
 from sqlalchemy import event
 
+from bench.figures import percentile
 from integration_core import hookimpl
 from integration_core.clock import ManualClock
 from integration_core.http.app import create_app
@@ -199,14 +200,6 @@ def counting_statements(runtime: Runtime) -> Iterator[list[int]]:
         yield counter
     finally:
         event.remove(runtime.db.engine, "before_cursor_execute", count)
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return (
-        statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
-        if len(samples) > 1
-        else samples[0]
-    )
 
 
 def describe(samples: list[float]) -> str:

@@ -48,3 +48,17 @@ def test_pipeline_benchmark_runs_small_embedded_and_scaled_out():
     assert "== scaled out (PostgreSQL, Redis, a worker process, the EHR server)" in out
     assert len(re.findall(r"ratio pipeline/inline: \d+\.\d\d", out)) == 2
     assert re.search(r"request → tentative .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)
+
+
+@pytest.mark.slow
+def test_ehr_change_benchmark_runs_small_by_webhook_and_by_polling():
+    out = run_small("bench.ehr_changes")
+    assert re.search(r"webhook +\d+\.\d changes/s", out)
+    assert re.search(r"pipeline +\d+\.\d requests/s", out)
+    assert re.search(r"ratio webhook/pipeline: \d+\.\d\d", out)
+    for timed in ("staff action → committed", "webhook POST → committed"):
+        assert re.search(rf"{timed} .* p50 \d+\.\d ms   p99 \d+\.\d ms", out)
+    intervals = re.findall(r"ehr.poll_interval_seconds ([\d.]+): 6 changes   p50", out)
+    assert intervals == ["0.5", "1"]
+    assert out.count("delay / interval:") == 2
+    assert out.count("load average") == 2
