@@ -78,7 +78,13 @@ class Applied:
 
 def lock_practice(session: Session, practice_id: str, now: datetime) -> FeedCursor:
     """The practice's feed cursor row, locked for the caller's transaction (made if missing):
-    whoever holds it is the only one applying the practice's changes."""
+    whoever holds it is the only one applying the practice's changes. Every change applied
+    takes it, so the row is inserted only the first time."""
+    held = select(FeedCursor).where(FeedCursor.practice_id == practice_id).with_for_update()
+    held = held.execution_options(populate_existing=True)
+    found = session.scalars(held).one_or_none()
+    if found is not None:
+        return found
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
@@ -86,12 +92,7 @@ def lock_practice(session: Session, practice_id: str, now: datetime) -> FeedCurs
         .values(practice_id=practice_id, cursor=None, next_poll_at=now, following_since=now)
         .on_conflict_do_nothing(index_elements=[FeedCursor.practice_id])
     )
-    return session.scalars(
-        select(FeedCursor)
-        .where(FeedCursor.practice_id == practice_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    return session.scalars(held).one()
 
 
 def apply_change(
