@@ -58,10 +58,14 @@ class DramatiqDispatcher:
             self.actor.send(delivery_id)
 
     def worker(self, threads: int, idle_poll_ms: int) -> dramatiq.Worker:
-        """A worker over this broker (not started)."""
-        return dramatiq.Worker(
+        """A worker over this broker (not started). It takes from the broker no more messages
+        than it has threads: the ones a worker holds die with it, to be re-sent only after the
+        hand-off grace."""
+        worker = dramatiq.Worker(
             self.broker, queues={self.queue}, worker_threads=threads, worker_timeout=idle_poll_ms
         )
+        worker.queue_prefetch = threads
+        return worker
 
     def ping(self) -> bool:
         """True if the broker answers (always, in-process)."""

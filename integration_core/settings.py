@@ -169,7 +169,10 @@ class BrokerSettings(ConfigSection):
         "run again (a live worker renews every quarter of it)",
     )
     handoff_grace_seconds: float = Field(
-        default=30.0, gt=0, description="after this, an enqueued but unclaimed delivery is re-sent"
+        default=20.0,
+        gt=0,
+        description="after this, an enqueued but unclaimed delivery is re-sent: also how soon "
+        "the deliveries a dead worker had taken from the broker, not yet started, run again",
     )
 
     @field_validator("url")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select, text
 
 from integration_core import hookimpl
+from integration_core.broker import DramatiqDispatcher
 from integration_core.runtime import Runtime
+from integration_core.settings import BrokerSettings, SchedulerSettings
 from integration_core.store import Delivery, DeliveryStatus
 from integration_core.store.engine import SQLITE_BUSY_TIMEOUT_MS
 from integration_core.testing import QueueDispatcher, drain
@@ -155,3 +158,17 @@ def test_on_sqlite_a_renewal_does_not_wait_for_the_write_lock(tmp_path, ps_clock
         assert timeouts == {SQLITE_BUSY_TIMEOUT_MS}
     finally:
         runtime.close()
+
+
+def test_by_default_a_dead_workers_deliveries_run_again_within_30_seconds():
+    """What it was running after a lease and a sweep; what it had taken from the broker and not
+    started, after the hand-off grace and a sweep."""
+    broker, scheduler = BrokerSettings(), SchedulerSettings()
+    assert broker.claim_lease_seconds + scheduler.tick_seconds <= 30
+    assert broker.handoff_grace_seconds + scheduler.tick_seconds <= 30
+
+
+def test_a_worker_takes_from_the_broker_no_more_messages_than_it_has_threads():
+    broker = StubBroker()
+    dispatcher = DramatiqDispatcher(broker, "leases_test", lambda delivery_id: None)
+    assert dispatcher.worker(threads=3, idle_poll_ms=50).queue_prefetch == 3
