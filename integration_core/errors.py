@@ -24,6 +24,8 @@ are stored on the delivery row and shown to staff.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "ConfigError",
     "DeliveryError",
@@ -111,18 +113,27 @@ class MissingRecord(PermanentError):
     code = "missing_record"
 
 
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""What a code looks like: it becomes a metric label and a dead letter's column, shown to
+operators, so a code that could carry anything else — patient data above all — is not used."""
+
+
 def error_code(exc: BaseException) -> str:
-    """The stable code stored for ``exc``: its own for ours, ``unexpected_error`` otherwise."""
-    if isinstance(exc, PracticeSyncError):
-        return exc.code
-    return "unexpected_error"
+    """The stable code stored for ``exc``: its own for ours (its class's when the one it was
+    given is not snake_case of at most 64 characters), ``unexpected_error`` otherwise."""
+    if not isinstance(exc, PracticeSyncError):
+        return "unexpected_error"
+    for code in (exc.code, type(exc).code):
+        if _CODE.fullmatch(code):
+            return code
+    return PracticeSyncError.code
 
 
 def describe_failure(exc: BaseException) -> str:
     """One PHI-free line for an operator: our errors' own message, a database failure by its
     kind (a driver's message may quote SQL or parameters), anything else by its type."""
     if isinstance(exc, PracticeSyncError):
-        return f"{exc} ({exc.code})"
+        return f"{exc} ({error_code(exc)})"
     kind = type(exc).__name__
     if type(exc).__module__.startswith("sqlalchemy"):
         return f"the database could not be used ({kind}): check database_url and the database"
