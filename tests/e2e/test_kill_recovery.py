@@ -5,7 +5,8 @@ A worker runs the ``ehr_sync`` delivery of a booking request and is stopped at a
 its answer arrives, or after the hook but before the commit. Then it is killed with SIGKILL.
 
 - Scaled out (PostgreSQL, Redis; ``serve``, ``scheduler`` and two ``worker``s): the other worker
-  finishes the delivery within a lease and a sweep of the death.
+  finishes the delivery within a lease and a sweep of the death — a whole burst too, the
+  messages the dead worker had taken from Redis included.
 - Embedded (SQLite; one ``run``): the restarted ``run`` finishes it within a lease and a sweep
   of its restart — a whole burst of requests too, none lost.
 
@@ -93,7 +94,7 @@ def sandbox_ehr(folder: Path, processes: Processes) -> Iterator[Path]:
 
 
 @contextmanager
-def scaled_out(folder: Path, pause: str) -> Iterator[Deployment]:
+def scaled_out(folder: Path, pause: str, **extra: str) -> Iterator[Deployment]:
     """PostgreSQL (a fresh schema) and Redis (a fresh queue): ``migrate``, then ``serve``,
     ``scheduler`` and ``worker-a``, which stops at ``pause``. Worker B is the test's to start,
     once A holds the delivery (else the broker might hand the delivery to B)."""
@@ -103,6 +104,7 @@ def scaled_out(folder: Path, pause: str) -> Iterator[Deployment]:
             database_url,
             PRACTICE_SYNC_BROKER__URL=broker_url,
             PRACTICE_SYNC_BROKER__QUEUE=queue,
+            **extra,
         )
         processes = Processes(folder, env)
         db = Database(database_url)
@@ -259,31 +261,67 @@ def test_a_restarted_run_finishes_the_killed_runs_delivery_within_a_lease(
         assert_synced_once(deployment, [booked])
 
 
+def killed_midway(deployment: Deployment, name: str) -> list[DeliveryStatus]:
+    """Once a few of the burst's requests are synced, SIGKILL ``name``: the statuses of the
+    burst's syncs at the kill, some of them not done."""
+    processes, db = deployment.processes, deployment.db
+
+    def some_synced() -> bool:
+        statuses = [row.status for row in syncs(db).values()]
+        return statuses.count(DeliveryStatus.DONE) >= 3
+
+    processes.wait(some_synced, 30, "a few requests to be synced")
+    processes.kill(name)
+    at_kill = [row.status for row in syncs(db).values()]
+    assert len(at_kill) == BURST
+    assert 3 <= at_kill.count(DeliveryStatus.DONE) < BURST
+    return at_kill
+
+
 def test_a_burst_killed_midway_is_all_synced_once_after_the_restart(
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:
     """The first sync stops at the EHR call, so at the kill some requests are synced and not
     all: one is in flight, others wait in the in-process queue that dies with the process."""
     with embedded(tmp_path, migrated_sqlite, pause="during_ehr_call") as deployment:
-        processes, db = deployment.processes, deployment.db
+        processes = deployment.processes
         booked = book(deployment.base, BURST)
         processes.paused("run", "during_ehr_call")
-
-        def some_synced() -> bool:
-            statuses = [row.status for row in syncs(db).values()]
-            return statuses.count(DeliveryStatus.DONE) >= 3
-
-        processes.wait(some_synced, 30, "a few requests to be synced")
-        processes.kill("run")
-        at_kill = [row.status for row in syncs(db).values()]
-        assert len(at_kill) == BURST
-        assert 3 <= at_kill.count(DeliveryStatus.DONE) < BURST
+        at_kill = killed_midway(deployment, "run")
         restarted_at = time.monotonic()
         processes.start("run-again", "run")
 
         took = recovered_in(deployment, restarted_at, BURST)
         assert took <= RECOVERY_SECONDS, (
             f"all done {took:.2f} s after the restart; the bound is {RECOVERY_SECONDS} s "
+            f"(at the kill: {at_kill.count(DeliveryStatus.DONE)} of {BURST} done)\n"
+            + processes.tails()
+        )
+        assert_synced_once(deployment, booked)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_worker_killed_mid_burst_leaves_another_all_of_it_within_a_lease(
+    tmp_path: Path,
+) -> None:
+    """Worker A (two threads) stops at its first sync's EHR call and goes on with the others on
+    its second thread. At the kill some requests are synced; one is A's claim, one may be a
+    message A had taken from Redis, the rest wait in Redis. Worker B, started at the kill, has
+    them all done within a lease and a sweep."""
+    with scaled_out(
+        tmp_path, pause="during_ehr_call", PRACTICE_SYNC_BROKER__WORKER_THREADS="2"
+    ) as deployment:
+        processes = deployment.processes
+        booked = book(deployment.base, BURST)
+        processes.paused("worker-a", "during_ehr_call")
+        at_kill = killed_midway(deployment, "worker-a")
+        started_at = time.monotonic()
+        processes.start("worker-b", "worker")
+
+        took = recovered_in(deployment, started_at, BURST)
+        assert took <= RECOVERY_SECONDS, (
+            f"all done {took:.2f} s after worker B started; the bound is {RECOVERY_SECONDS} s "
             f"(at the kill: {at_kill.count(DeliveryStatus.DONE)} of {BURST} done)\n"
             + processes.tails()
         )

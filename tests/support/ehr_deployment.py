@@ -73,7 +73,7 @@ EHR_URL = "PRACTICE_SYNC_PLUGINS__CONFIG__EHR_KAREO_LIKE__PRACTICES__ACME__BASE_
 
 def settings(folder: Path, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of every process of one deployment: the configuration above, a short
-    lease and sweep interval, JSON logs."""
+    lease, hand-off grace and sweep interval, JSON logs."""
     config = folder / "practice-sync.toml"
     config.write_text(CONFIG)
     return environment(
@@ -81,6 +81,7 @@ def settings(folder: Path, database_url: str, **extra: str) -> dict[str, str]:
         PRACTICE_SYNC_DATABASE_URL=database_url,
         PRACTICE_SYNC_HTTP__PORT=str(free_port()),
         PRACTICE_SYNC_BROKER__CLAIM_LEASE_SECONDS=str(LEASE_SECONDS),
+        PRACTICE_SYNC_BROKER__HANDOFF_GRACE_SECONDS=str(LEASE_SECONDS),
         PRACTICE_SYNC_SCHEDULER__TICK_SECONDS=str(TICK_SECONDS),
         PRACTICE_SYNC_PLUGINS__CONFIG__EHR_KAREO_LIKE__PRACTICES__ACME__API_KEY=API_KEY,
         PRACTICE_SYNC_PLUGINS__CONFIG__NOTIFICATIONS__FILE_FOLDER=str(folder / "messages"),
