@@ -319,8 +319,22 @@ def _add_plugin_commands(args: list[str]) -> ConfigError | None:
 
 
 def _fail(status: int, text: str) -> NoReturn:
-    click.echo(text, err=True)
+    """Print ``text`` for a person and exit; once logging is configured as JSON, it is one
+    error record instead, so that every line a process writes is a JSON object."""
+    if _logging_json():
+        log.error(text)
+    else:
+        click.echo(text, err=True)
     sys.exit(status)
+
+
+def _logging_json() -> bool:
+    from integration_core.logs import JsonFormatter
+
+    return any(
+        getattr(handler, "practice_sync", False) and isinstance(handler.formatter, JsonFormatter)
+        for handler in logging.getLogger().handlers
+    )
 
 
 def main() -> None:

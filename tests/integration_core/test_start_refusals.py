@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -50,6 +51,18 @@ def test_an_unmigrated_database_is_refused(deployment, command):
         "database: reachable and migrated to head — failed: no database file where "
         "database_url points: run `practice-sync migrate`"
     ]
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_with_json_logs_a_refusal_is_one_json_error_record(deployment, command):
+    config, env = deployment
+    result = run(
+        "--config", str(config), command, env=env | {"PRACTICE_SYNC_LOGGING__FORMAT": "json"}
+    )
+    assert result.returncode == 1, result.stderr
+    entries = [json.loads(line) for line in result.stderr.splitlines()]
+    assert entries[-1]["level"] == "error"
+    assert entries[-1]["message"].startswith("cannot start:\ndatabase: reachable and migrated")
 
 
 @pytest.mark.parametrize("command", SERVERS)
