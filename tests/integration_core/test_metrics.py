@@ -1,6 +1,6 @@
 """``/metrics``: who may scrape it, what the engine counts as it works, and the database state
 read at scrape time — on SQLite and PostgreSQL. (Scaled out, with processes adding up their
-counters, in ``tests/e2e/test_metrics_scaled_out.py``.)"""
+counters, in ``tests/examples/test_network.py``.)"""
 
 from __future__ import annotations
 
