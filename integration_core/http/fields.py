@@ -11,8 +11,10 @@ trip over, and says so in the OpenAPI document. Messages describe the rule, neve
 * :class:`MultiLine` — notes, feedback, review text: tab, line feed and carriage return are
   the only control characters allowed.
 * :data:`BoundedDate`, :data:`BoundedDatetime` — a date, or a datetime with its UTC offset,
-  between :data:`FIRST_DAY` and :data:`LAST_DAY` in its own offset *and* in UTC, so that
-  converting it to a zone or adding a week or a year never overflows.
+  written in ISO 8601 (``2027-01-05``, ``2027-01-05T09:00:00-05:00``) and between
+  :data:`FIRST_DAY` and :data:`LAST_DAY` in its own offset *and* in UTC, so that converting it
+  to a zone or adding a week or a year never overflows. A number, or a string of digits, is
+  refused: pydantic would otherwise read it as a Unix timestamp.
 * :data:`Identifier` — a slug or an id in a path or a body: one line, not blank, no longer
   than an id column. Whether it names something is the route's question (404 or 422 as
   before).
@@ -153,7 +155,31 @@ def _out_of_range() -> PydanticCustomError:
 
 @dataclass(frozen=True)
 class _Bounded(_Checked):
-    """Keeps dates and datetimes where zone conversions and date arithmetic cannot overflow."""
+    """Keeps dates and datetimes where zone conversions and date arithmetic cannot overflow,
+    and takes them from a client only as ISO 8601 text.
+
+    Pydantic's lax mode reads a number, or a string of digits (``0``, ``"86400"``,
+    ``"20270105"``), as a Unix timestamp: a date in 1970 that no client meant, and that the
+    published ``format`` does not allow. So text must begin as ``written`` says before pydantic
+    parses it; a ``date`` or ``datetime`` built in Python is taken as it is."""
+
+    written: str
+    """A regular expression the text must match from its start."""
+    form: str
+    """The form ``written`` asks for, as the message says it."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        bounded = super().__get_pydantic_core_schema__(source, handler)
+        return core_schema.no_info_before_validator_function(self._written_as_iso, bounded)
+
+    def _written_as_iso(self, value: Any) -> Any:
+        if isinstance(value, date) or (
+            isinstance(value, str) and re.match(self.written, value, re.ASCII)
+        ):
+            return value
+        raise PydanticCustomError("iso_format", "must be {form}", {"form": self.form})
 
     def _validate(self, value: date) -> date:
         days = [value]
@@ -179,11 +205,19 @@ class _Bounded(_Checked):
         return json_schema
 
 
-BoundedDate = Annotated[date, _Bounded()]
-"""A plain date between :data:`FIRST_DAY` and :data:`LAST_DAY`."""
-BoundedDatetime = Annotated[AwareDatetime, _Bounded()]
-"""A datetime with a UTC offset, between :data:`FIRST_DAY` and :data:`LAST_DAY` both in that
-offset and in UTC."""
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_DAY = _Bounded(written=_ISO_DATE + r"\Z", form="a date written YYYY-MM-DD")
+# The date, then the hour and minute; seconds, a fraction and the offset are pydantic's to read.
+_MOMENT = _Bounded(
+    written=_ISO_DATE + r"[Tt]\d{2}:\d{2}",
+    form="a date and time written YYYY-MM-DDThh:mm:ss with a UTC offset (Z or ±hh:mm)",
+)
+
+BoundedDate = Annotated[date, _DAY]
+"""A plain date written ``YYYY-MM-DD``, between :data:`FIRST_DAY` and :data:`LAST_DAY`."""
+BoundedDatetime = Annotated[AwareDatetime, _MOMENT]
+"""A datetime written in ISO 8601 with a UTC offset, between :data:`FIRST_DAY` and
+:data:`LAST_DAY` both in that offset and in UTC."""
 
 IDENTIFIER_LENGTH = 64
 Identifier = Annotated[str, SingleLine(max_length=IDENTIFIER_LENGTH, not_blank=True)]
@@ -205,7 +239,7 @@ def _page_cursor(value: str) -> str:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None:
             raise ValueError("no UTC offset")
-        _Bounded()._validate(moment)
+        _MOMENT._validate(moment)
         SingleLine(max_length=IDENTIFIER_LENGTH, not_blank=True)._validate(key)
     except (ValueError, PydanticCustomError):
         raise PydanticCustomError("cursor_invalid", _NOT_A_CURSOR) from None

@@ -47,6 +47,10 @@ EDGE_DATETIMES = [
     "3000-01-01T00:00:00Z",
 ]
 EDGE_DATES = ["0001-01-01", "1899-12-31", "3000-01-01", "9999-12-25", "9999-12-31"]
+# What pydantic's lax mode would read as a Unix timestamp: numbers and strings of digits.
+TIMESTAMPS: list[object] = [0, "0", 86400, "86400", 1799107200, "20270105", 1.5, "86400.5", True]
+DATE_FORM = "must be a date written YYYY-MM-DD"
+MOMENT_FORM = "must be a date and time written YYYY-MM-DDThh:mm:ss with a UTC offset (Z or ±hh:mm)"
 
 
 def refused(adapter: TypeAdapter[Any], value: object) -> str:
@@ -149,6 +153,34 @@ def test_dates_and_datetimes_inside_the_range_are_kept():
     assert MOMENT.json_schema()["format"] == "date-time"
 
 
+@pytest.mark.parametrize("value", TIMESTAMPS)
+def test_a_number_or_a_string_of_digits_is_not_read_as_a_timestamp(value):
+    assert refused(DAY, value) == "iso_format"
+    assert refused(MOMENT, value) == "iso_format"
+
+
+@pytest.mark.parametrize(
+    "value", ["2027-1-5", "2027-01-05T00:00:00", "2027-01-05 ", "２０２７-01-05", None, [2027]]
+)
+def test_a_date_is_written_year_month_day_and_nothing_else(value):
+    assert refused(DAY, value) == "iso_format"
+
+
+@pytest.mark.parametrize(
+    "value", ["2027-01-05", "2027-01-05 09:00:00Z", "9:00:00Z", "20270105T090000Z", None]
+)
+def test_a_datetime_is_an_iso_date_then_a_time(value):
+    assert refused(MOMENT, value) == "iso_format"
+
+
+def test_iso_text_and_python_values_are_kept():
+    assert DAY.validate_python(date(2027, 1, 5)) == date(2027, 1, 5)
+    assert MOMENT.validate_python("2027-01-05t09:00Z") == datetime(2027, 1, 5, 9, tzinfo=UTC)
+    moment = datetime(2027, 1, 5, 9, tzinfo=UTC)
+    assert MOMENT.validate_python(moment) == moment
+    assert DAY.validate_json('"2027-01-05"') == date(2027, 1, 5)
+
+
 def test_a_cursor_must_hold_a_sort_key_its_list_could_have_made():
     good = encode_cursor("2027-01-04T13:00:00+00:00", "req_0123")
     assert CURSOR.validate_python(good) == good
@@ -186,6 +218,11 @@ class Echoing(BaseModel):
         return value
 
 
+class Visit(BaseModel):
+    day: BoundedDate
+    at: BoundedDatetime | None = None
+
+
 @pytest.fixture
 def handler_client() -> TestClient:
     app = FastAPI()
@@ -197,6 +234,14 @@ def handler_client() -> TestClient:
 
     @app.get("/search")
     def search(q: Annotated[str, SingleLine(max_length=50), Query()]) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/week")
+    def week(start: BoundedDate, until: BoundedDatetime | None = None) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/visit")
+    def visit(body: Visit) -> dict[str, str]:
         return {"status": "ok"}
 
     return TestClient(app)
@@ -232,3 +277,32 @@ def test_a_query_parameter_with_control_characters_is_named(handler_client):
         "fields": {"q": "must be one line without control characters"},
     }
     assert handler_client.get("/search", params={"q": "fine"}).status_code == 200
+
+
+@pytest.mark.parametrize("value", TIMESTAMPS)
+def test_a_timestamp_for_a_date_is_a_422_saying_the_form(handler_client, value):
+    for params, field, form in (
+        ({"start": value}, "start", DATE_FORM),
+        ({"start": "2027-01-05", "until": value}, "until", MOMENT_FORM),
+    ):
+        answer = handler_client.get("/week", params=params)
+        assert answer.status_code == 422
+        assert answer.json()["error"]["fields"] == {field: form}
+    for body, field, form in (
+        ({"day": value}, "day", DATE_FORM),
+        ({"day": "2027-01-05", "at": value}, "at", MOMENT_FORM),
+    ):
+        answer = handler_client.post("/visit", json=body)
+        assert answer.status_code == 422
+        assert answer.json()["error"]["fields"] == {field: form}
+    assert handler_client.get("/week", params={"start": "2027-01-05"}).status_code == 200
+
+
+def test_a_dates_contract_keeps_its_format(handler_client):
+    spec = handler_client.get("/openapi.json").json()
+    (start, until) = spec["paths"]["/week"]["get"]["parameters"]
+    assert start["schema"]["format"] == "date"
+    assert until["schema"]["anyOf"][0]["format"] == "date-time"
+    visit = spec["components"]["schemas"]["Visit"]["properties"]
+    assert visit["day"]["format"] == "date"
+    assert visit["at"]["anyOf"][0]["format"] == "date-time"
