@@ -11,6 +11,11 @@ records arrive here too (uvicorn runs with ``log_config=None``, so its loggers p
 root handler), and uvicorn adds ``color_message``, its message with colour codes, for its own
 formatter. That attribute is dropped, and escape sequences are stripped from the message and
 from every string extra, so a line is plain text (console) or one JSON object (json).
+
+A record is one line whatever its values hold: a client chooses some of them (a path segment
+sent as ``%0A``, say), and a newline there must not start a line of its own. JSON escapes
+control characters by itself; the console format writes each one left as its escape
+(:func:`one_line`), in the message and every extra alike.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "JsonFormatter",
     "PhiScrubber",
     "configure_logging",
+    "one_line",
     "plain",
     "scrub",
 ]
@@ -43,6 +49,8 @@ _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ().-]{8,}\d(?![\w-])")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 # CSI (colours, cursor moves), OSC (titles, links), the two-byte escapes, then any ESC left over.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)")
+# C0, DEL and C1 controls, and the line and paragraph separators some viewers break lines at.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 TERMINAL_ONLY = frozenset({"color_message"})
 """Record attributes that exist only to colour a terminal (uvicorn's): never written."""
 QUIET_LIBRARIES = {
@@ -72,6 +80,12 @@ def scrub(text: str) -> str:
 def plain(text: str) -> str:
     """``text`` without terminal escape sequences (colours, cursor moves, titles)."""
     return _ESCAPE.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with each control character written as its escape (``\\n``, ``\\x07``,
+    ``\\u2028``): nothing in it can end the line or rewrite what a terminal shows."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 class PhiScrubber(logging.Filter):
@@ -108,7 +122,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """``time level logger: message key=value …`` for people at a terminal."""
+    """``time level logger: message key=value …`` for people at a terminal, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
@@ -116,7 +130,7 @@ class ConsoleFormatter(logging.Formatter):
         )
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
         line = f"{stamp} {record.levelname.lower():7} {record.name}: {record.getMessage()}"
-        return f"{line} {extras}".rstrip()
+        return one_line(f"{line} {extras}").rstrip()
 
 
 def configure_logging(settings: LoggingSettings, stream: Any = None) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_core.logs import configure_logging, plain, scrub
+from integration_core.logs import configure_logging, one_line, plain, scrub
 from integration_core.settings import LoggingSettings
 from integration_core.testing import free_port, wait_until
 from integration_core.testing.services import redis_url
@@ -141,6 +141,40 @@ def test_escape_sequences_are_stripped_from_message_and_string_extras(either_for
         assert line.endswith(
             "practice_sync.test: delivery failed for d1 error_code=external_unavailable attempt=2"
         )
+
+
+def test_a_record_is_one_line_whatever_its_values_hold(either_format):
+    log_format, stream = either_format
+    # A value a client chose, made to end the line and start one that looks like ours.
+    forged = "acme\n09:30:00 info    integration_core.http.security: staff signed in"
+    logging.getLogger("practice_sync.test").warning(
+        "refused %s\r\n",
+        "a\u2028b",
+        extra={"practice": forged, "note": "\x00\x07\x08\x0b\x0c\x1c\x7f\x85\u2029\t"},
+    )
+    (line,) = stream.getvalue().splitlines()  # by every character Python breaks lines at
+    if log_format == "json":
+        entry = json.loads(line)
+        assert (entry["message"], entry["practice"]) == ("refused a\u2028b\r\n", forged)
+    else:
+        assert line.endswith(
+            "practice_sync.test: refused a\\u2028b\\r\\n"
+            " practice=acme\\n09:30:00 info    integration_core.http.security: staff signed in"
+            " note=\\x00\\x07\\x08\\x0b\\x0c\\x1c\\x7f\\x85\\u2029\\t"
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("line\nbreak\r", "line\\nbreak\\r"),
+        ("bell\x07 nul\x00 del\x7f csi\x9b", "bell\\x07 nul\\x00 del\\x7f csi\\x9b"),
+        ("\u2028\u2029", "\\u2028\\u2029"),
+        ("café ☃ C:\\temp [id] 203.0.113.250", "café ☃ C:\\temp [id] 203.0.113.250"),
+    ],
+)
+def test_one_line_writes_control_characters_as_their_escapes(text, expected):
+    assert one_line(text) == expected
 
 
 def test_escape_sequences_cannot_hide_a_phone_number_from_the_scrubber(captured):

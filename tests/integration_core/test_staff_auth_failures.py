@@ -95,3 +95,15 @@ def test_the_count_is_shared_by_every_process_through_redis(ps_runtime_factory):
         assert first.get(DEAD, headers=NEAR_MISS).status_code == 401
         assert second.get(DEAD, headers=FRONT_DESK).status_code == 429
         assert first.get(DEAD, headers=FRONT_DESK).status_code == 429
+
+
+def test_a_practice_id_sent_with_a_line_break_stays_on_its_line(ps_runtime_factory, caplog):
+    caplog.set_level(logging.WARNING, logger="integration_core.http.security")
+    forged = "acme%0A09:30:00%20info%20%20%20%20integration_core.http.security:%20signed%20in"
+    with TestClient(app_with(ps_runtime_factory), client=CLIENT) as client:
+        assert client.get(f"/v1/practices/{forged}/deliveries/dead").status_code == 401
+    (record,) = [r for r in caplog.records if r.name == "integration_core.http.security"]
+    assert str(record.__dict__["practice"]).startswith("acme\n09:30:00")  # as the client sent it
+    json_line, console_line = written(record)
+    assert len(json_line.splitlines()) == len(console_line.splitlines()) == 1
+    assert "practice=acme\\n09:30:00 info    integration_core.http.security:" in console_line
