@@ -81,7 +81,8 @@ EVENTS = Counter(
 DELIVERIES = Counter(
     "practice_sync_deliveries",
     "Delivery runs by outcome: done; retry (failed, runs again later); dead (failed for "
-    "good); claim_lost (its lease expired and another worker took it over).",
+    "good); claim_lost (its lease expired and another worker took it over); lease_expired "
+    "(its worker stopped renewing the lease, the sweep made it pending again).",
     ["practice", "plugin", "hook", "outcome"],
     registry=PROCESS,
 )

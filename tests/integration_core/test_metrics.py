@@ -150,6 +150,37 @@ def test_dead_deliveries_are_counted_and_shown_by_plugin(ps_runtime_factory):
     assert value(scrapes.now, "practice_sync_deliveries", practice="acme", status="dead") == 1
 
 
+def test_a_delivery_whose_worker_died_is_counted_and_logged_when_its_lease_expires(
+    ps_runtime_factory, ps_clock, caplog
+):
+    class Noting:
+        @hookimpl
+        def on_request(self, event, ctx):
+            pass
+
+    runtime = ps_runtime_factory(
+        extra_plugins={"noting": Noting()},
+        plugins={"blocked": ["ehr_sync", "notifications"]},
+        metrics={"token": TOKEN},
+    )
+    with TestClient(create_app(runtime)) as client:
+        scrapes = Scrapes(client)
+        emit_request(runtime)
+        (delivery_id,) = runtime.outbox.dispatcher.sent
+        assert runtime.runner.claim(delivery_id) is not None  # and its worker dies
+        runtime.tick()
+        scrapes.next()
+        assert scrapes.delta("practice_sync_deliveries_total", outcome="lease_expired") == 0
+
+        ps_clock.advance(seconds=runtime.settings.broker.claim_lease_seconds + 1)
+        runtime.tick()
+        scrapes.next()
+    expired = {"practice": "acme", "plugin": "noting", "hook": "on_request"}
+    assert scrapes.delta("practice_sync_deliveries_total", outcome="lease_expired", **expired) == 1
+    [line] = [r for r in caplog.records if r.getMessage().startswith("delivery lease expired")]
+    assert (line.levelname, line.delivery_id, line.plugin) == ("WARNING", delivery_id, "noting")
+
+
 def test_timers_show_as_due_then_late_then_fired(client, runtime, ps_clock):
     scrapes = Scrapes(client)
     with runtime.db.transaction() as session:
