@@ -89,6 +89,7 @@ from integration_core.events import (
     RescheduleEvent,
     TimerEvent,
 )
+from integration_core.http.app import install_http_guards
 from integration_core.http.errors import ApiError, ErrorBody, ErrorDetail, install_error_handlers
 from integration_core.http.fields import (
     FIRST_DAY,
@@ -261,6 +262,7 @@ __all__ = [
     "hookimpl",
     "idempotency_key",
     "install_error_handlers",
+    "install_http_guards",
     "keyset_after",
     "link",
     "local_id",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from integration_core.runtime import Runtime
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "install_http_guards"]
 
 
 class Health(BaseModel):
@@ -59,6 +59,21 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def install_http_guards(app: FastAPI, *, max_body_bytes: int, max_public_body_bytes: int) -> None:
+    """Guard ``app`` as practice-sync's own API is guarded, so that any app served beside it
+    (the sandbox EHR's) refuses alike: bodies over the limits are a 413 before they are read
+    (:class:`~integration_core.http.body_limit.BodyLimit`, public limit for public routes and
+    unknown paths), and a 405 lists in ``Allow`` every method its path takes. Call it before
+    adding other middleware, so that theirs wraps the 413 too."""
+    app.add_exception_handler(405, _method_not_allowed)
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=max_body_bytes,
+        max_public_body_bytes=max_public_body_bytes,
+        routes=lambda: app.routes,
+    )
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="practice-sync",
@@ -71,7 +86,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = PublicRateLimiter(limits, store)
     app.state.staff_auth_limiter = StaffAuthLimiter(limits, store)
     install_error_handlers(app)
-    app.add_exception_handler(405, _method_not_allowed)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
@@ -104,11 +118,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     http = runtime.settings.http
     # Added first, so plugins' middleware (the widget's CORS) wraps it and its 413 too.
-    app.add_middleware(
-        BodyLimit,
-        max_body_bytes=http.max_body_bytes,
-        max_public_body_bytes=http.max_public_body_bytes,
-        routes=lambda: app.routes,
+    install_http_guards(
+        app, max_body_bytes=http.max_body_bytes, max_public_body_bytes=http.max_public_body_bytes
     )
     for middleware, options in routes.middleware:
         app.add_middleware(middleware, **options)  # type: ignore[arg-type]
