@@ -22,20 +22,29 @@ import asyncio
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from integration_core.api import ApiError, install_error_handlers
+from integration_core.api import (
+    ApiError,
+    BoundedDate,
+    BoundedDatetime,
+    Identifier,
+    MultiLine,
+    SingleLine,
+    install_error_handlers,
+    install_http_guards,
+)
 from plugins.ehr_kareo_like.sandbox import appointments
 from plugins.ehr_kareo_like.sandbox.changes import AppointmentSnapshot, feed_router, snapshot
 from plugins.ehr_kareo_like.sandbox.idempotency import IdempotencyKey, earlier_resource, remember
 from plugins.ehr_kareo_like.sandbox.outbound import WebhookDispatcher, subscriptions_router
 from plugins.ehr_kareo_like.sandbox.patients import (
+    Name,
     PatientOut,
     patient_out,
     staff_patients_router,
@@ -57,40 +66,48 @@ from plugins.ehr_kareo_like.sandbox.store import (
 )
 from plugins.ehr_kareo_like.sandbox.time_blocks import time_blocks_router
 
-__all__ = ["create_sandbox_app"]
+__all__ = ["MAX_BODY_BYTES", "create_sandbox_app"]
+
+MAX_BODY_BYTES = 65_536
+"""The largest request body the sandbox takes, on every path: its largest, a group booking of
+20 patients, is a few kilobytes. A larger one is a 413 before it is read."""
 
 
 class PatientSearch(BaseModel):
-    first_name: str
-    last_name: str
-    date_of_birth: date
+    first_name: Name
+    last_name: Name
+    date_of_birth: BoundedDate
 
 
 class PatientIn(BaseModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    date_of_birth: date
-    sex: str = Field(max_length=16)
-    email: str = Field(max_length=254)
-    phone: str = Field(max_length=20)
+    first_name: Name
+    last_name: Name
+    date_of_birth: BoundedDate
+    sex: Annotated[str, SingleLine(max_length=16)]
+    email: Annotated[str, SingleLine(max_length=254)]
+    phone: Annotated[str, SingleLine(max_length=20)]
 
 
 class PatientList(BaseModel):
     patients: list[PatientOut]
 
 
+InsuranceId = Annotated[str, SingleLine(max_length=64)]
+
+
 class AppointmentIn(BaseModel):
-    patient_id: str
-    provider_id: str
-    location_id: str
-    start: AwareDatetime
+    patient_id: Identifier
+    provider_id: Identifier
+    location_id: Identifier
+    start: BoundedDatetime
     duration_minutes: int = Field(ge=5, le=480)
     appointment_type: AppointmentType
-    patient_note: str = Field(default="", max_length=4000)
-    insurance_carrier: str | None = None
-    insurance_member_id: str | None = None
-    insurance_group: str | None = None
-    requested_reason: str | None = Field(default=None, max_length=100)
+    patient_note: Annotated[str, MultiLine(max_length=4000, strip=False)] = ""
+    """Kept as practice-sync sent it: the patient's reason and notes, for staff to read."""
+    insurance_carrier: Annotated[str, SingleLine(max_length=120)] | None = None
+    insurance_member_id: InsuranceId | None = None
+    insurance_group: InsuranceId | None = None
+    requested_reason: Annotated[str, SingleLine(max_length=100)] | None = None
     """The visit reason the patient chose on the booking platform (its id there)."""
 
 
@@ -203,7 +220,7 @@ def create_sandbox_app(
         return patient_out(row)
 
     @router.get("/patients/{patient_id}", response_model=PatientOut)
-    def read_patient(patient_id: str) -> PatientOut:
+    def read_patient(patient_id: Identifier) -> PatientOut:
         with store.read() as session:
             row = session.get(SandboxPatient, patient_id)
         if row is None:
@@ -238,7 +255,7 @@ def create_sandbox_app(
             return _appointment_out(row)
 
     @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
-    def read_appointment(appointment_id: str) -> AppointmentOut:
+    def read_appointment(appointment_id: Identifier) -> AppointmentOut:
         with store.read() as session:
             row = session.get(SandboxAppointment, appointment_id)
             if row is None:
@@ -284,7 +301,7 @@ def create_sandbox_app(
         return LocationList(locations=[LocationOut(id=row.id, name=row.name) for row in rows])
 
     @router.get("/providers/{provider_id}/office-hours", response_model=list[OfficeHoursOut])
-    def office_hours(provider_id: str) -> list[OfficeHoursOut]:
+    def office_hours(provider_id: Identifier) -> list[OfficeHoursOut]:
         with store.read() as session:
             rows = session.scalars(
                 select(OfficeHours)
@@ -294,7 +311,7 @@ def create_sandbox_app(
         return [OfficeHoursOut(weekday=r.weekday, start=r.start, end=r.end) for r in rows]
 
     @router.get("/providers/{provider_id}/patient-communications", response_model=CommunicationsOut)
-    def communications(provider_id: str) -> CommunicationsOut:
+    def communications(provider_id: Identifier) -> CommunicationsOut:
         with store.read() as session:
             known = session.get(SandboxProvider, provider_id) is not None
             row = session.get(CommunicationSettings, provider_id)
@@ -346,6 +363,8 @@ def create_sandbox_app(
 
     app = FastAPI(title="Kareo-like sandbox EHR", version="1", lifespan=lifespan)
     install_error_handlers(app)
+    # No route of the sandbox is public: one limit for every path.
+    install_http_guards(app, max_body_bytes=MAX_BODY_BYTES, max_public_body_bytes=MAX_BODY_BYTES)
     app.include_router(router)
 
     @app.get("/healthz")

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from integration_core.api import ApiError, ChangeKind
+from integration_core.api import ApiError, ChangeKind, SingleLine
 from plugins.ehr_kareo_like.sandbox.outbound import enqueue
 from plugins.ehr_kareo_like.sandbox.store import (
     SandboxAppointment,
@@ -48,6 +48,10 @@ __all__ = [
 
 FIRST_CURSOR = "0"
 """The cursor before the first change: where a reader without one starts."""
+
+FeedCursor = Annotated[str, SingleLine(max_length=40)]
+"""``?after=`` as a client sends it: one line, no wider than a cursor could be. Whether the
+feed gave it is :func:`changes_after`'s question."""
 
 
 class SandboxChange(SandboxBase):
@@ -214,7 +218,7 @@ def feed_router(store: SandboxStore) -> APIRouter:
 
     @router.get("/changes", response_model=ChangePage)
     def read_changes(
-        after: Annotated[str | None, Query(max_length=40)] = None,
+        after: Annotated[FeedCursor | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> ChangePage:
         """Changes after the cursor ``after`` (none: from the first), oldest first."""

@@ -13,12 +13,16 @@ from fastapi import Header
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from integration_core.api import ApiError
+from integration_core.api import ApiError, SingleLine
 from plugins.ehr_kareo_like.sandbox.store import IdempotencyEntry, now
 
 __all__ = ["IdempotencyKey", "earlier_resource", "remember"]
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IdempotencyKey = Annotated[
+    Annotated[str, SingleLine(max_length=200, not_blank=True)] | None,
+    Header(alias="Idempotency-Key"),
+]
+"""One line of 1 to 200 characters (its column's width), without control characters."""
 
 
 def _digest(body: BaseModel) -> str:

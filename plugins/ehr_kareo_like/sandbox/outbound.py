@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import EmptyWebhookSecretError
 
-from integration_core.api import ApiError, Clock
+from integration_core.api import ApiError, Clock, Identifier
 from plugins.ehr_kareo_like.sandbox.store import SandboxBase, SandboxStore, new_sandbox_id, now
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def subscriptions_router(store: SandboxStore) -> APIRouter:
         )
 
     @router.delete("/{subscription_id}", status_code=204, response_class=Response)
-    def delete_subscription(subscription_id: str) -> Response:
+    def delete_subscription(subscription_id: Identifier) -> Response:
         with store.transaction() as session:
             row = session.get(WebhookSubscriber, subscription_id)
             if row is None or not row.active:

@@ -13,13 +13,13 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, StrictBool, model_validator
 
 from integration_core.api import BoundedDate, SingleLine
 from plugins.ehr_kareo_like.sandbox.idempotency import IdempotencyKey, earlier_resource, remember
 from plugins.ehr_kareo_like.sandbox.store import SandboxPatient, SandboxStore, new_sandbox_id, now
 
-__all__ = ["PatientOut", "StaffPatientIn", "patient_out", "staff_patients_router"]
+__all__ = ["Name", "PatientOut", "StaffPatientIn", "patient_out", "staff_patients_router"]
 
 Name = Annotated[str, SingleLine(max_length=100, not_blank=True)]
 
@@ -61,8 +61,9 @@ class StaffPatientIn(BaseModel):
     sex: Annotated[str, SingleLine(max_length=16, not_blank=True)] | None = None
     email: Annotated[str, SingleLine(max_length=254, not_blank=True)] | None = None
     mobile_phone: Annotated[str, SingleLine(max_length=20, not_blank=True)] | None = None
-    email_allowed: bool = False
-    sms_allowed: bool = False
+    email_allowed: StrictBool = False
+    """JSON ``true`` or ``false`` only: a consent is never read into ``"yes"`` or ``1``."""
+    sms_allowed: StrictBool = False
 
     @model_validator(mode="after")
     def _reachable(self) -> StaffPatientIn:

@@ -205,7 +205,7 @@ def staff_router(store: SandboxStore) -> APIRouter:
         return AppointmentPage(appointments=summaries, next_cursor=following)
 
     @router.get("/appointments/{appointment_id}", response_model=AppointmentDetail)
-    def show_appointment(appointment_id: str) -> AppointmentDetail:
+    def show_appointment(appointment_id: Identifier) -> AppointmentDetail:
         with store.read() as session:
             return appointment_detail(session, _appointment(session, appointment_id))
 
@@ -214,7 +214,7 @@ def staff_router(store: SandboxStore) -> APIRouter:
         response_model=AppointmentDetail,
         responses=CONFLICT_RESPONSES,
     )
-    def confirm(appointment_id: str, body: ConfirmIn) -> AppointmentDetail:
+    def confirm(appointment_id: Identifier, body: ConfirmIn) -> AppointmentDetail:
         return act(
             appointment_id,
             lambda session, row: appointments.confirm(
@@ -230,7 +230,7 @@ def staff_router(store: SandboxStore) -> APIRouter:
 
     @router.post("/appointments/{appointment_id}/decline", response_model=AppointmentDetail)
     def decline(
-        appointment_id: str, body: Annotated[ReasonIn | None, Body()] = None
+        appointment_id: Identifier, body: Annotated[ReasonIn | None, Body()] = None
     ) -> AppointmentDetail:
         reason = body.reason if body else None
         return act(
@@ -240,7 +240,7 @@ def staff_router(store: SandboxStore) -> APIRouter:
 
     @router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentDetail)
     def cancel(
-        appointment_id: str, body: Annotated[ReasonIn | None, Body()] = None
+        appointment_id: Identifier, body: Annotated[ReasonIn | None, Body()] = None
     ) -> AppointmentDetail:
         reason = body.reason if body else None
         return act(
@@ -253,7 +253,7 @@ def staff_router(store: SandboxStore) -> APIRouter:
         response_model=AppointmentDetail,
         responses=CONFLICT_RESPONSES,
     )
-    def reschedule(appointment_id: str, body: RescheduleIn) -> AppointmentDetail:
+    def reschedule(appointment_id: Identifier, body: RescheduleIn) -> AppointmentDetail:
         return act(
             appointment_id,
             lambda session, row: appointments.reschedule(
@@ -272,19 +272,19 @@ def staff_router(store: SandboxStore) -> APIRouter:
 
     @router.post("/appointments/{appointment_id}/check-in", response_model=AppointmentDetail)
     def check_in(
-        appointment_id: str, body: Annotated[AttendeeIn | None, Body()] = None
+        appointment_id: Identifier, body: Annotated[AttendeeIn | None, Body()] = None
     ) -> AppointmentDetail:
         return attend(appointment_id, "checked_in", body)
 
     @router.post("/appointments/{appointment_id}/check-out", response_model=AppointmentDetail)
     def check_out(
-        appointment_id: str, body: Annotated[AttendeeIn | None, Body()] = None
+        appointment_id: Identifier, body: Annotated[AttendeeIn | None, Body()] = None
     ) -> AppointmentDetail:
         return attend(appointment_id, "checked_out", body)
 
     @router.post("/appointments/{appointment_id}/no-show", response_model=AppointmentDetail)
     def no_show(
-        appointment_id: str, body: Annotated[AttendeeIn | None, Body()] = None
+        appointment_id: Identifier, body: Annotated[AttendeeIn | None, Body()] = None
     ) -> AppointmentDetail:
         return attend(appointment_id, "no_show", body)
 

@@ -86,7 +86,7 @@ def time_blocks_router(store: SandboxStore) -> APIRouter:
             return TimeBlockList(time_blocks=[_out(row) for row in session.scalars(query)])
 
     @router.delete("/{block_id}", status_code=204, response_class=Response)
-    def remove_time_block(block_id: str) -> Response:
+    def remove_time_block(block_id: Identifier) -> Response:
         with store.transaction() as session:
             row = session.get(TimeBlock, block_id)
             if row is None:
