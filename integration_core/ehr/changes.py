@@ -15,9 +15,11 @@ one place:
   binds requests from the widget only; the EHR is the source of truth.
 - **Unknown provider or location**: recorded as ``unmapped`` and reported (a log line, a
   metric, an ``ehr_change_unmapped`` event staff see), never retried.
-- **Not linked yet**: a tentative appointment the core does not know is most likely the one the
-  EHR sync is creating right now (the EHR announced it before the sync committed its link). It
-  is ``deferred`` and applied when the sync links it (:func:`apply_deferred`).
+- **Not linked yet**: a tentative appointment the core does not know, with a configured provider
+  and location, is most likely the one the EHR sync is creating right now (the EHR announced it
+  before the sync committed its link). It is ``deferred`` and applied when the sync links it
+  (:func:`apply_deferred`). With a provider or location not configured it cannot be the sync's
+  (it books configured ones only): that is ``unmapped``, reported.
 
 - **History is not news.** A change made before practice-sync followed the practice's EHR
   (its feed cursor row was made) updates the records and causes no lifecycle event, so the
@@ -181,14 +183,14 @@ def _apply(
         system=links.EHR_SYSTEM,
         external=change.appointment_id,
     )
+    mapped = _local_place(practice, change)
+    if isinstance(mapped, _Unknown):  # not the EHR sync's either: it books configured ones only
+        return _unmapped(session, practice_id, outbox, seen, mapped)
+    provider_id, location_id = mapped
     if local is None and (change.state == "tentative" or _waits_for_link(session, seen)):
         seen.outcome = "deferred"
         seen.deferred = change.model_dump(mode="json", exclude={"staff_reason"})
         return Applied("deferred")
-    mapped = _local_place(practice, change)
-    if isinstance(mapped, _Unknown):
-        return _unmapped(session, practice_id, outbox, seen, mapped)
-    provider_id, location_id = mapped
 
     new_status = STATUS_OF[change.state]
     if local is None:
