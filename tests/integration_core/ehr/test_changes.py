@@ -134,6 +134,7 @@ def test_an_ehr_change_overlapping_another_appointment_is_applied(runtime):
     assert starts == {local: START, overlapping.appointment_id: START}
 
 
+@pytest.mark.parametrize("state", ["booked", "tentative"])  # tentative: not the sync's either
 @pytest.mark.parametrize(
     ("fields", "code", "ehr_id"),
     [
@@ -142,14 +143,13 @@ def test_an_ehr_change_overlapping_another_appointment_is_applied(runtime):
     ],
 )
 def test_a_change_for_an_unknown_provider_or_location_is_reported_not_applied(
-    runtime, ps_recorder, caplog, fields, code, ehr_id
+    runtime, ps_recorder, caplog, fields, code, ehr_id, state
 ):
+    made = change(1, state, kind="created", appointment_id="APT-7", **fields)
     with caplog.at_level(logging.WARNING):
-        applied = apply(runtime, change(1, kind="created", appointment_id="APT-7", **fields))
+        applied = apply(runtime, made)
     assert applied.outcome == "unmapped"
-    assert apply(runtime, change(1, kind="created", appointment_id="APT-7", **fields)).outcome == (
-        "duplicate"  # recorded: never tried again
-    )
+    assert apply(runtime, made).outcome == "duplicate"  # recorded: never tried again
     drain(runtime)
     (call,) = ps_recorder.named("on_ehr_change_unmapped")
     assert (call.event.reason_code, call.event.ehr_id) == (code, ehr_id)
