@@ -13,15 +13,13 @@ the staff token's name, as Action Required's are.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, BeforeValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from integration_core.api import (
@@ -58,18 +56,6 @@ from plugins.growth_platform.tables import LocalCancellation, Patient
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/practices/{practice}", tags=["staff portal"])
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _written_as_a_date(value: object) -> object:
-    """Only ``YYYY-MM-DD``, as the document's ``format: date`` says (a number would otherwise
-    be read as a timestamp)."""
-    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
-        raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD")
-    return value
-
-
-LocalDate = Annotated[BoundedDate, BeforeValidator(_written_as_a_date)]
 
 
 class PatientOnAppointment(BaseModel):
@@ -134,11 +120,11 @@ def all_appointments(
     provider: Annotated[Identifier | None, Query(description="provider slug")] = None,
     location: Annotated[Identifier | None, Query(description="location slug")] = None,
     start: Annotated[
-        LocalDate | None,
+        BoundedDate | None,
         Query(description="first local date of the appointments' starts (at their location)"),
     ] = None,
     end: Annotated[
-        LocalDate | None,
+        BoundedDate | None,
         Query(description="last local date of the appointments' starts (at their location)"),
     ] = None,
     cursor: PageCursor | None = None,

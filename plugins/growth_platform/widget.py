@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from integration_core.api import (
     ApiError,
+    BoundedDate,
     Engine,
     ErrorBody,
     PracticeSettings,
@@ -216,8 +217,8 @@ def _slots(
 def slots(
     practice: str,
     request: Request,
-    start: Annotated[date, Query(description="first local date")],
-    end: Annotated[date, Query(description="last local date (inclusive)")],
+    start: Annotated[BoundedDate, Query(description="first local date")],
+    end: Annotated[BoundedDate, Query(description="last local date (inclusive)")],
     reason: str | None = None,
     location: str | None = None,
     provider: str | None = None,

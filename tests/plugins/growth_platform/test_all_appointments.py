@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from integration_core import audit
 from tests.support.booking import STAFF, booking
 
@@ -204,6 +206,44 @@ def test_a_filter_that_names_nothing_is_refused_naming_it(client):
     assert (unknown.status_code, set(unknown.json()["error"]["fields"])) == (422, {"status"})
     timestamp = client.get(APPOINTMENTS, params={"start": "0"}, headers=STAFF)
     assert (timestamp.status_code, set(timestamp.json()["error"]["fields"])) == (422, {"start"})
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+def test_dates_at_the_edges_of_the_calendar_are_a_422_naming_the_parameter(client, runtime, name):
+    out_of_range = "must be between 1900-01-01 and 2999-12-31"
+    not_a_date = "must be a date written YYYY-MM-DD"
+    week = {"start": "2027-01-04", "end": "2027-01-10"}
+    for value, message in [
+        ("0001-01-01", out_of_range),
+        ("0001-01-02", out_of_range),
+        ("1899-12-31", out_of_range),
+        ("3000-01-01", out_of_range),
+        ("9999-12-25", out_of_range),
+        ("9999-12-31", out_of_range),
+        # A time and an offset have no place in a local date, at the edges or not.
+        ("0001-01-01T00:00:00+14:00", not_a_date),
+        ("0001-01-01T00:00:00-12:00", not_a_date),
+        ("9999-12-31T23:59:59+14:00", not_a_date),
+        ("9999-12-31T23:59:59-12:00", not_a_date),
+        ("2027-01-05T00:00:00Z", not_a_date),
+    ]:
+        for location in ({}, {"location": "uptown"}):
+            params = {**week, **location, name: value}
+            response = client.get(APPOINTMENTS, params=params, headers=STAFF)
+            assert response.status_code == 422, (value, response.text)
+            assert response.json()["error"]["fields"] == {name: message}, value
+    with runtime.db.read() as session:
+        assert audit.entries(session, "acme") == []
+    assert listed(client, **{**week, name: "1900-01-01" if name == "start" else "2999-12-31"}) == []
+
+
+def test_a_range_from_year_one_to_year_9999_names_both_ends(client):
+    response = client.get(
+        APPOINTMENTS, params={"start": "0001-01-01", "end": "9999-12-31"}, headers=STAFF
+    )
+    assert response.status_code == 422
+    assert set(response.json()["error"]["fields"]) == {"start", "end"}
+    assert listed(client, start="1900-01-01", end="2999-12-31") == []
 
 
 def test_pages_by_start_with_a_cursor(client):

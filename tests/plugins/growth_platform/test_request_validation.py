@@ -1,16 +1,19 @@
 """What a client sends is checked before it reaches the database or a date calculation: control
 characters (a NUL byte above all, which PostgreSQL refuses), blank names, dates at the edges of
-the calendar and consents that are not JSON booleans are each a 422 naming the field — on the
-booking form, the staff calendar API, the time blocks and Action Required."""
+the calendar, dates that are not ISO 8601 text (a number would be read as a Unix timestamp) and
+consents that are not JSON booleans are each a 422 naming the field — on the booking form, the
+staff calendar API, the time blocks, the slots, All Appointments and Action Required."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
 
+from integration_core import audit
 from integration_core.api import encode_cursor
 from integration_core.records import Appointment, AppointmentRequest
 from integration_core.store import Event
@@ -20,6 +23,8 @@ from tests.support.booking import STAFF, booking
 URL = "/v1/practices/acme/widget/requests"
 CALENDAR = "/v1/practices/acme/calendars/dr_lee/downtown"
 ACTION_REQUIRED = "/v1/practices/acme/portal/action-required"
+SLOTS = "/v1/practices/acme/widget/slots"
+APPOINTMENTS = "/v1/practices/acme/appointments"
 
 SINGLE_LINE_FIELDS = [
     "provider",
@@ -48,6 +53,16 @@ EDGE_DATETIMES = [
     "9999-12-31T23:59:59Z",
 ]
 EDGE_DATES = ["0001-01-01", "0001-01-02", "9999-12-25", "9999-12-31"]
+# What pydantic's lax mode would read as a Unix timestamp: a string of digits in any part of a
+# request, and a JSON number in a body too.
+DIGITS = ["0", "86400", "1799107200", "20270105", "86400.5", "-1"]
+NUMBERS: list[Any] = [0, 86400, 1799107200, 1799107200.5, -1]
+FORMS = {
+    "date": "must be a date written YYYY-MM-DD",
+    "date-time": (
+        "must be a date and time written YYYY-MM-DDThh:mm:ss with a UTC offset (Z or ±hh:mm)"
+    ),
+}
 
 
 def stored(runtime) -> tuple[int, int, int, int]:
@@ -302,3 +317,87 @@ def test_a_cursor_that_this_list_could_not_have_made_is_a_422_naming_it(client):
         headers=STAFF,
     )
     assert ok.status_code == 200 and len(ok.json()["items"]) == 1
+
+
+# --- every date a route takes -------------------------------------------------------------
+
+PRACTICE = "/v1/practices/{practice}"
+BOOK = f"{PRACTICE}/widget/requests"
+BLOCKS = f"{PRACTICE}/calendars/{{provider}}/{{location}}/blocks"
+# Every date parameter and top-level body field of the app as (method, route, where, name,
+# format); ``test_every_date_input_is_listed`` fails until a new one is added here.
+DATE_INPUTS: list[tuple[str, str, str, str, str]] = [
+    ("post", BOOK, "body", "start", "date-time"),
+    ("post", BOOK, "body", "date_of_birth", "date"),
+    ("get", f"{PRACTICE}/widget/slots", "query", "start", "date"),
+    ("get", f"{PRACTICE}/widget/slots", "query", "end", "date"),
+    ("get", BLOCKS, "query", "week", "date"),
+    ("post", BLOCKS, "body", "start", "date-time"),
+    ("get", f"{PRACTICE}/appointments", "query", "start", "date"),
+    ("get", f"{PRACTICE}/appointments", "query", "end", "date"),
+]
+# A valid request of each of those routes, which one date at a time spoils.
+VALID: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", BOOK): {"body": booking()},
+    ("get", f"{PRACTICE}/widget/slots"): {"query": {"start": "2027-01-05", "end": "2027-01-06"}},
+    ("get", BLOCKS): {"query": {"week": "2027-01-04"}},
+    ("post", BLOCKS): {"body": {"start": "2027-01-05T09:00:00-05:00"}},
+    ("get", f"{PRACTICE}/appointments"): {"query": {"start": "2027-01-05", "end": "2027-01-06"}},
+}
+
+
+def resolved(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return dict(spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    return schema
+
+
+def date_formats(schema: dict[str, Any], spec: dict[str, Any]) -> set[str]:
+    """The date ``format`` that ``schema``, or one of its options, has."""
+    schema = resolved(schema, spec)
+    found = set(FORMS) & {schema.get("format")}
+    for option in schema.get("anyOf", []):
+        found |= date_formats(option, spec)
+    return found
+
+
+def send_with(client, method: str, route: str, where: str, name: str, value: object):
+    """The route's valid request with ``value`` as its ``where`` part ``name``."""
+    request = VALID[(method, route)]
+    url = route.format(practice="acme", provider="dr_lee", location="downtown")
+    query, body = dict(request.get("query", {})), request.get("body")
+    if where == "query":
+        query[name] = value
+    else:
+        body = {**body, name: value}
+    return client.request(method.upper(), url, params=query, json=body, headers=STAFF)
+
+
+def test_every_date_input_is_listed(client):
+    spec = client.get("/openapi.json").json()
+    published = set()
+    for route, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                for form in date_formats(parameter["schema"], spec):
+                    published.add((method, route, parameter["in"], parameter["name"], form))
+            content = operation.get("requestBody", {}).get("content", {})
+            body = resolved(content.get("application/json", {}).get("schema", {}), spec)
+            for name, field in body.get("properties", {}).items():
+                for form in date_formats(field, spec):
+                    published.add((method, route, "body", name, form))
+    assert published == set(DATE_INPUTS)
+
+
+@pytest.mark.parametrize(("method", "route", "where", "name", "form"), DATE_INPUTS)
+def test_a_timestamp_for_a_date_is_a_422_naming_it_and_the_form(
+    client, runtime, method, route, where, name, form
+):
+    for value in DIGITS + (NUMBERS if where == "body" else []):
+        response = send_with(client, method, route, where, name, value)
+        assert invalid(response, name) == FORMS[form], value
+    assert stored(runtime) == (0, 0, 0, 0)
+    with runtime.db.read() as session:
+        assert audit.entries(session, "acme") == []  # All Appointments audits only what it read
+    valid = VALID[(method, route)][where][name]
+    assert send_with(client, method, route, where, name, valid).is_success
