@@ -1,7 +1,8 @@
 """No answer repeats what was submitted: a distinctive canary, made invalid every way a field
 can be (control characters, too long, the wrong JSON type, an unknown slug), is sent in each
 parameter and body field of every route the server publishes, staff routes included. Each
-answer is a client error, never a 500, and the canary appears nowhere in it."""
+answer is a client error, never a 500, and the canary appears nowhere in it; a 422 names the
+parameter or field the canary spoiled, and no other."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ PLAIN_CANARIES = [CANARY, f"{CANARY}-2027-01-05", f"{CANARY}@"]
 JSON_CANARIES: list[Any] = [[CANARY], {"value": CANARY}]
 
 PRACTICE = "/v1/practices/{practice}"
-# A valid request for each route: the canaries replace one part of it at a time.
+# A valid request for each route: the canaries replace one part of it at a time. Written by hand
+# rather than made from the OpenAPI document because a canary must be the only thing wrong with
+# what is sent — a body a route accepts and ids of the right shape cannot be guessed from the
+# document — for the answer to be about the part it spoiled. A route published under /v1/ and
+# missing here fails ``test_every_route_is_covered`` until it is added.
 ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", f"{PRACTICE}/widget/options"): {},
     ("get", f"{PRACTICE}/widget/slots"): {"query": {"start": "2027-01-05", "end": "2027-01-06"}},
@@ -92,11 +97,12 @@ def send(client, method: str, template: str, request: dict[str, Any]):
     )
 
 
-def variants(spec: dict[str, Any], method: str, template: str) -> list[tuple[str, dict]]:
-    """Every way to make one part of the route's valid request a canary."""
+def variants(spec: dict[str, Any], method: str, template: str) -> list[tuple[str, str, dict]]:
+    """Every way to make one part of the route's valid request a canary: where it is, the name
+    of the parameter or top-level body field it spoiled, and the request."""
     operation = spec["paths"][template][method]
     base = ROUTES[(method, template)]
-    found: list[tuple[str, dict]] = []
+    found: list[tuple[str, str, dict]] = []
     for parameter in operation.get("parameters", []):
         where, name = parameter["in"], parameter["name"]
         canaries = TEXT_CANARIES + PLAIN_CANARIES
@@ -104,15 +110,22 @@ def variants(spec: dict[str, Any], method: str, template: str) -> list[tuple[str
             canaries = [f"{CANARY}\x01", f"{CANARY}\x7f", f"\t{CANARY}\x1f", CANARY * 30]
         for value in canaries:
             part = {**base.get(where, {}), name: value}
-            found.append((f"{where} {name}", {**base, where: part}))
+            found.append((where, name, {**base, where: part}))
     for name in body_fields(spec, operation):
         for value in TEXT_CANARIES + PLAIN_CANARIES + JSON_CANARIES:
             if value in PLAIN_CANARIES and name in PLAIN_TEXT_FIELDS:
                 continue  # a valid name or note: the form would be accepted
-            found.append((f"body {name}", {**base, "body": {**base["body"], name: value}}))
+            found.append(("body", name, {**base, "body": {**base["body"], name: value}}))
     for nested in NESTED.get((method, template), []):
-        found.append(("body (nested)", {**base, "body": {**base["body"], **nested}}))
+        (name,) = nested
+        found.append(("body", name, {**base, "body": {**base["body"], **nested}}))
     return found
+
+
+def names_only(fields: dict[str, str], name: str) -> bool:
+    """Whether a 422's ``fields`` name the spoiled parameter or field, and nothing else: the
+    name itself, or a part of it (``days.mon.enabled``) as the error handler names one."""
+    return bool(fields) and all(key == name or key.startswith(f"{name}.") for key in fields)
 
 
 # Free text for which a printable canary is valid.
@@ -143,12 +156,12 @@ def test_no_answer_repeats_a_canary(client, runtime):
     checked = 0
     for method, template in sorted(ROUTES):
         assert send(client, method, template, ROUTES[(method, template)]).status_code < 500
-        for where, request in variants(spec, method, template):
+        for where, name, request in variants(spec, method, template):
             response = send(client, method, template, request)
-            label = (method, template, where, response.status_code, response.text)
+            label = (method, template, where, name, response.status_code, response.text)
             assert 400 <= response.status_code < 500, label
             assert CANARY.lower() not in response.text.lower(), label
             if response.status_code == 422:
-                assert response.json()["error"]["fields"], label
+                assert names_only(response.json()["error"]["fields"], name), label
             checked += 1
     assert checked > 400  # every parameter and field of every route, several ways
