@@ -163,7 +163,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         if item.get("type") == "json_invalid":  # its loc is a character offset, not a field
             fields["body"] = "not valid JSON"
             continue
-        fields.setdefault(_field_name(tuple(item.get("loc", ()))), _field_message(item))
+        loc = tuple(item.get("loc", ()))
+        if item.get("type") == "extra_forbidden":  # the last part is a key the client made up
+            loc = loc[:-1]
+        fields.setdefault(_field_name(loc), _field_message(item))
     return error_response(422, "invalid_request", "Some fields are not valid.", fields)
 
 
