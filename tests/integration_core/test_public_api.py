@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,18 @@ def test_the_plugin_guides_examples_use_only_the_public_modules_and_run(index, t
     sample.write_text(source)
     assert set(core_imports(sample)) <= {"integration_core.api", "integration_core.testing"}
     exec(compile(source, str(sample), "exec"), {})
+
+
+def test_the_plugin_guide_names_every_public_name():
+    """Events are named as a family ("the event models"); everything else by its name."""
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    unnamed = [
+        name
+        for name in api.__all__
+        if not re.search(rf"\b{re.escape(name)}\b", guide)
+        and not (
+            isinstance(getattr(api, name), type)
+            and issubclass(getattr(api, name), api.LifecycleEvent)
+        )
+    ]
+    assert unnamed == [], "docs/plugins.md, The public API: add " + ", ".join(unnamed)
