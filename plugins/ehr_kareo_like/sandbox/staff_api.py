@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -105,7 +105,7 @@ class _Booking(BaseModel):
     """Only for a visit reason without a length of its own."""
     appointment_type: AppointmentType = "In Person"
     intake_forms: IntakeForms = []
-    allow_double_booking: bool = False
+    allow_double_booking: StrictBool = False
     """Book even over a confirmed appointment or a time block."""
 
 

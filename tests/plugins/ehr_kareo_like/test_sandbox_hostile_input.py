@@ -239,6 +239,22 @@ def test_a_consent_is_a_json_boolean_only(client: TestClient, consent: str, valu
     assert created.json()[consent] is True
 
 
+@pytest.mark.parametrize("value", ["yes", 1])
+def test_booking_over_the_schedule_is_asked_with_a_json_boolean_only(
+    client: TestClient, value: object
+) -> None:
+    booking = {
+        "patient_id": "PAT-1",
+        "provider_id": "1001",
+        "location_id": "main",
+        "start": "2027-01-05T09:00:00-05:00",
+        "visit_reason_id": 1,
+        "allow_double_booking": value,
+    }
+    answer = client.post("/api/v1/staff/appointments", json=booking, headers=HEADERS)
+    assert list(refusal(answer)) == ["allow_double_booking"]
+
+
 def too_large(answer: httpx.Response) -> bool:
     limit = f"({MAX_BODY_BYTES} bytes)"
     return answer.status_code == 413 and answer.json() == {
