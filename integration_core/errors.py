@@ -14,6 +14,7 @@
         │   └── RateLimited         the other system asked us to slow down
         └── PermanentError          dead-lettered at once: retrying cannot help
             ├── ExternalRejected    the other system refused the data (4xx)
+            │   └── InvalidCursor   the EHR does not know the change-feed cursor it was given
             └── MissingRecord       a record the event names is gone
 
 Any other exception escaping a hook is treated as transient (a bug fixed and redeployed
@@ -32,6 +33,7 @@ __all__ = [
     "ExternalRejected",
     "ExternalTimeout",
     "ExternalUnavailable",
+    "InvalidCursor",
     "InvalidWebhook",
     "MissingRecord",
     "NotFound",
@@ -107,6 +109,15 @@ class PermanentError(DeliveryError):
 
 class ExternalRejected(PermanentError):
     code = "external_rejected"
+
+
+class InvalidCursor(ExternalRejected):
+    """The EHR does not know the change-feed cursor it was given: its feed was reset, or the
+    practice now reads another EHR (a sandbox's cursor sent to the real one). Its own type, not
+    a plain refusal, because the feed poller then reads the feed again from its start instead
+    of failing the same way every interval."""
+
+    code = "ehr_cursor_invalid"
 
 
 class MissingRecord(PermanentError):

@@ -8,6 +8,12 @@ is still where this read began, so two readers (a claim that outlived a slow wor
 a change, which is then a duplicate, but never move the cursor back. An EHR that cannot be
 reached is logged and read again at the next interval; nothing is lost, since the cursor only
 moves with what was applied.
+
+An EHR that refuses the stored cursor (``InvalidCursor``: its feed was reset, or the practice
+now reads another EHR) would refuse it every interval for ever, and its changes would never come
+back. The feed is read again from its start instead, in the same pass, the practice's
+``following_since`` moved to now: that history updates the records but tells no patient of old
+changes, and the changes already applied are duplicates by their id.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from datetime import timedelta
 from integration_core.clock import Clock
 from integration_core.ehr.adapters import EHRAdapters
 from integration_core.ehr.changes import apply_change, lock_practice
-from integration_core.errors import describe_failure, error_code
+from integration_core.errors import InvalidCursor, describe_failure, error_code
 from integration_core.outbox import Outbox
 from integration_core.settings import Settings
 from integration_core.store import Database
@@ -72,10 +78,16 @@ class FeedPoller:
         adapter = self.ehr.for_practice(practice_id)
         practice = self.settings.practice(practice_id)
         read = 0
+        started_over = False  # once a pass: a feed refusing the cursors it gives is not reread
         for _ in range(MAX_PAGES):
             try:
                 page = adapter.read_changes(cursor, limit=self.settings.ehr.poll_page_size)
             except Exception as exc:
+                if isinstance(exc, InvalidCursor) and cursor is not None and not started_over:
+                    if not self._start_over(practice_id, cursor, exc):
+                        return read  # another reader moved on: it goes on
+                    cursor, started_over = None, True
+                    continue
                 log.warning(
                     "EHR change feed not read: %s",
                     describe_failure(exc),
@@ -104,6 +116,23 @@ class FeedPoller:
                 return read
             cursor = page.cursor
         return read
+
+    def _start_over(self, practice_id: str, refused: str, exc: InvalidCursor) -> bool:
+        """Store no cursor, so the feed is read from its start, and make what it holds history
+        (``following_since`` now); False, changing nothing, when the stored cursor is no longer
+        ``refused``: another reader has moved on since."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            row = lock_practice(session, practice_id, now)
+            if row.cursor != refused:
+                return False
+            row.cursor = None
+            row.following_since = now
+        log.warning(
+            "EHR change feed refused the stored cursor: reading it again from its start",
+            extra={"practice_id": practice_id, "error_code": error_code(exc)},
+        )
+        return True
 
     def _release(self, practice_id: str) -> None:
         now = self.clock.now()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from uuid import uuid4
 
 import pytest
 
@@ -21,7 +22,7 @@ from integration_core.ehr.protocol import (
     EHRVisitReason,
     WebhookChanges,
 )
-from integration_core.errors import InvalidWebhook, MissingRecord
+from integration_core.errors import InvalidCursor, InvalidWebhook, MissingRecord
 from integration_core.testing.ehr_contract_base import (
     UNKNOWN_ID,
     EHRContractBase,
@@ -403,6 +404,16 @@ class EHRChangeContract(EHRContractBase):
         assert ehr_adapter.read_changes(after.cursor).changes == (), (
             "reading on after the new change answered changes already read"
         )
+
+    def test_a_cursor_the_feed_never_gave_is_an_invalid_cursor(
+        self, ehr_adapter: EHRAdapter
+    ) -> None:
+        # On InvalidCursor the core reads the feed again from its start (it was reset, or the
+        # practice now reads another EHR); any other answer has it fail, or read nothing, at
+        # every poll for ever. 32 random hex digits are no EHR's cursor, and not too long to
+        # be sent as one.
+        with pytest.raises(InvalidCursor):
+            ehr_adapter.read_changes(uuid4().hex)
 
     # -- webhooks -----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from integration_core.api import (
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
+    InvalidCursor,
     InvalidWebhook,
     MissingRecord,
     NewAppointment,
@@ -67,7 +68,8 @@ REFUSALS = {
     "unknown_location": "ehr_unknown_location",
     "idempotency_key_reused": "ehr_idempotency_conflict",
 }
-"""The sandbox's error codes as our stable codes (any other refusal: ``ehr_rejected``)."""
+"""The sandbox's error codes as our stable codes (any other refusal: ``ehr_rejected``; a
+cursor its feed never gave is :class:`~integration_core.api.InvalidCursor`)."""
 
 
 class KareoLikeAdapter:
@@ -317,5 +319,7 @@ class KareoLikeAdapter:
             kind = response.json()["error"]["code"]
         except (ValueError, KeyError, TypeError):
             kind = None
+        if status == 422 and kind == "invalid_cursor":
+            return InvalidCursor("the EHR does not know the change-feed cursor it was given (422)")
         code = REFUSALS.get(kind, "ehr_rejected") if isinstance(kind, str) else "ehr_rejected"
         return ExternalRejected(f"the EHR refused the request ({status}, {code})", code=code)

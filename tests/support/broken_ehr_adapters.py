@@ -25,6 +25,7 @@ from integration_core.api import (
     EHRVisitReason,
     ExternalRejected,
     ExternalUnavailable,
+    InvalidCursor,
     InvalidWebhook,
     MissingRecord,
     NewAppointment,
@@ -54,6 +55,7 @@ __all__ = [
     "ProviderAndLocationCrossed",
     "ProviderNameAsId",
     "RefusalsQuoteTheRequest",
+    "RefusedCursorAsRejected",
     "ReportsANewAppointmentBooked",
     "SearchBestEffortWhenDown",
     "SearchCacheWithoutBirthDate",
@@ -64,6 +66,7 @@ __all__ = [
     "StaleWebhooksAccepted",
     "StandardSlotLength",
     "StartsOverAfterAnEmptyPage",
+    "StartsOverOnARefusedCursor",
     "TelehealthNotSent",
     "TelehealthReadFromVisitReason",
     "UnicodeFormSensitiveNames",
@@ -348,6 +351,30 @@ class StartsOverAfterAnEmptyPage(KareoLikeAdapter):
     def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
         page = super().read_changes(cursor, limit=limit)
         return page if page.changes else page.model_copy(update={"cursor": FIRST_CURSOR})
+
+
+class RefusedCursorAsRejected(KareoLikeAdapter):
+    """Reports a cursor the EHR refused as any other refusal, with the EHR's status and code:
+    the poller cannot tell it from a refused request, and fails on it every interval."""
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        try:
+            return super().read_changes(cursor, limit=limit)
+        except InvalidCursor:
+            raise ExternalRejected(
+                "the EHR refused the request (422, ehr_rejected)", code="ehr_rejected"
+            ) from None
+
+
+class StartsOverOnARefusedCursor(KareoLikeAdapter):
+    """Reads the feed from its start when the EHR refuses the cursor, to recover by itself:
+    the core takes the EHR's whole history for news, and tells patients of it again."""
+
+    def read_changes(self, cursor: str | None, *, limit: int = 100) -> ChangePage:
+        try:
+            return super().read_changes(cursor, limit=limit)
+        except InvalidCursor:
+            return super().read_changes(None, limit=limit)
 
 
 class GroupReadAsOnePatient(KareoLikeAdapter):

@@ -35,6 +35,7 @@ from integration_core.api import (
     ExternalRejected,
     ExternalTimeout,
     ExternalUnavailable,
+    InvalidCursor,
     InvalidWebhook,
     MissingRecord,
     NewAppointment,
@@ -76,9 +77,9 @@ REJECTIONS = {
     "invalid_body": "ehr_invalid_request",
     "invalid_header": "ehr_invalid_request",
     "invalid_query": "ehr_invalid_request",
-    "invalid_cursor": "ehr_invalid_cursor",
 }
-"""Acme's fault kinds as our stable error codes (any other kind: ``ehr_rejected``)."""
+"""Acme's fault kinds as our stable error codes (any other kind: ``ehr_rejected``;
+``invalid_cursor`` is ``InvalidCursor``)."""
 
 
 class AcmeEHRAdapter:
@@ -276,5 +277,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise ExternalRejected(
             "the Acme EHR has no such route (404): check its base_url", code="ehr_no_such_route"
         )
+    if kind == "invalid_cursor":  # a token the journal never gave: read from its start instead
+        raise InvalidCursor(f"the Acme EHR does not know the journal cursor ({status})")
     code = REJECTIONS.get(kind, "ehr_rejected") if isinstance(kind, str) else "ehr_rejected"
     raise ExternalRejected(f"the Acme EHR refused the request ({status}, {code})", code=code)

@@ -13,8 +13,8 @@ from conftest import START
 from integration_core.api import (
     EHRAppointment,
     EHRAttendee,
-    ExternalRejected,
     ExternalUnavailable,
+    InvalidCursor,
 )
 
 from acme_ehr.adapter import AcmeEHRAdapter
@@ -72,10 +72,10 @@ def test_the_visit_type_the_patient_asked_for_is_shown_to_staff(
     assert acme_ehr.records.visit(pencilled.id)["requestedReason"] == "checkup"
 
 
-def test_a_cursor_acme_never_gave_is_refused(adapter: AcmeEHRAdapter) -> None:
-    with pytest.raises(ExternalRejected) as caught:
+def test_a_cursor_acme_never_gave_is_an_invalid_cursor(adapter: AcmeEHRAdapter) -> None:
+    with pytest.raises(InvalidCursor) as caught:
         adapter.read_changes("jr_7")
-    assert caught.value.code == "ehr_invalid_cursor"
+    assert caught.value.code == "ehr_cursor_invalid"
 
 
 def test_a_journal_entry_the_adapter_cannot_read_carries_no_patient_data() -> None:

@@ -74,6 +74,7 @@ TELEHEALTH_REQUESTED = "test_each_thing_done_to_an_appointment_is_one_change[con
 GROUP = "test_a_group_lists_each_patient_in_their_own_state"
 ONE_AT_A_TIME = "test_the_feed_read_one_change_at_a_time_gives_each_change_once_in_order"
 LAST_CURSOR = "test_the_feed_from_its_last_cursor_is_empty_until_a_new_change"
+NEVER_GIVEN_CURSOR = "test_a_cursor_the_feed_never_gave_is_an_invalid_cursor"
 TAMPERED = "test_a_tampered_webhook_is_refused"
 OTHER_SECRET = "test_a_webhook_signed_with_another_secret_is_refused"
 FAR_FROM_SIGNING = {
@@ -117,6 +118,8 @@ CAUGHT_BY: dict[type[KareoLikeAdapter], set[str]] = {
     broken.PeeksOneChangeAhead: {ONE_AT_A_TIME},
     broken.OverlapsFullPages: {ONE_AT_A_TIME},
     broken.StartsOverAfterAnEmptyPage: {ONE_AT_A_TIME, LAST_CURSOR},
+    broken.RefusedCursorAsRejected: {NEVER_GIVEN_CURSOR},
+    broken.StartsOverOnARefusedCursor: {NEVER_GIVEN_CURSOR},
     broken.GroupReadAsOnePatient: {GROUP},
     broken.SignatureNotChecked: {TAMPERED, OTHER_SECRET},
     broken.StaleWebhooksAccepted: FAR_FROM_SIGNING,
