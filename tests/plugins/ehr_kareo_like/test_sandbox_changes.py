@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,19 +24,6 @@ from tests.support.sandbox_ehr import existing_patient
 
 API_KEY = "feed-key"
 START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SandboxStore]:
-    if request.param == "sqlite":
-        sandbox = SandboxStore(f"sqlite:///{tmp_path / 'sandbox-ehr.db'}")
-        yield sandbox
-        sandbox.dispose()
-    else:
-        with postgres_schema_url() as url:
-            sandbox = SandboxStore(url)
-            yield sandbox
-            sandbox.dispose()
 
 
 def request(store: SandboxStore, patient_id: str, *, hours: float = 0) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +17,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from integration_core.testing.services import postgres_schema_url
 from plugins.ehr_kareo_like.sandbox.api import MAX_BODY_BYTES, create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.store import SandboxStore
 from tests.support.sandbox_ehr import existing_patient
@@ -28,19 +26,6 @@ HEADERS = {"X-API-Key": API_KEY}
 HOSTILE = {"NUL": "\x00", "escape": "\x1b"}
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DATES = ("date", "date-time")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SandboxStore]:
-    if request.param == "sqlite":
-        sandbox = SandboxStore(f"sqlite:///{tmp_path / 'sandbox-ehr.db'}")
-        yield sandbox
-        sandbox.dispose()
-    else:
-        with postgres_schema_url() as url:
-            sandbox = SandboxStore(url)
-            yield sandbox
-            sandbox.dispose()
 
 
 @pytest.fixture

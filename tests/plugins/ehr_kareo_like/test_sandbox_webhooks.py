@@ -13,7 +13,6 @@ from sqlalchemy import select
 from integration_core.api import InProcessTransport
 from integration_core.clock import ManualClock
 from integration_core.testing.processes import wait_until
-from integration_core.testing.services import postgres_schema_url
 from plugins.ehr_kareo_like.sandbox import appointments
 from plugins.ehr_kareo_like.sandbox.api import create_sandbox_app
 from plugins.ehr_kareo_like.sandbox.appointments import NewVisit
@@ -31,19 +30,6 @@ from tests.support.sandbox_ehr import API_KEY, existing_patient
 from tests.support.webhook_subscriber import Subscriber, subscriber
 
 START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[SandboxStore]:
-    if request.param == "sqlite":
-        sandbox = SandboxStore(f"sqlite:///{tmp_path / 'sandbox-ehr.db'}")
-        yield sandbox
-        sandbox.dispose()
-    else:
-        with postgres_schema_url() as url:
-            sandbox = SandboxStore(url)
-            yield sandbox
-            sandbox.dispose()
 
 
 @pytest.fixture
