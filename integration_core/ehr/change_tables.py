@@ -87,7 +87,8 @@ class FeedCursor(Base):
     practice_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(String(512))
     following_since: Mapped[datetime]
-    """When practice-sync began following this EHR: changes made before are history."""
+    """When practice-sync began following this EHR's feed — or began again, the EHR having
+    refused the stored cursor: changes made before are history."""
     next_poll_at: Mapped[datetime]
     claimed_until: Mapped[datetime | None]
     read_at: Mapped[datetime | None]

@@ -22,8 +22,9 @@ one place:
   (it books configured ones only): that is ``unmapped``, reported.
 
 - **History is not news.** A change made before practice-sync followed the practice's EHR
-  (its feed cursor row was made) updates the records and causes no lifecycle event, so the
-  first read of a feed — the EHR's whole history — sends no patient a message about it.
+  (its feed cursor row was made, or reset after the EHR refused the stored cursor) updates
+  the records and causes no lifecycle event, so the first read of a feed — the EHR's whole
+  history — sends no patient a message about it.
 
 EHR-made appointments become shared records with origin ``ehr``. Their patients are attendee
 rows by EHR patient id, each in their own state (a group's check-ins are per attendee).

@@ -96,6 +96,9 @@ What the tests prove:
 * ``test_the_feed_from_its_last_cursor_is_empty_until_a_new_change`` — reading from the end of
   the feed, or from an empty page's cursor, answers nothing until staff act, then just that
   change.
+* ``test_a_cursor_the_feed_never_gave_is_an_invalid_cursor`` — ``read_changes`` from a cursor
+  the EHR never gave raises ``InvalidCursor``: the core then reads the feed again from its
+  start, as history, where any other refusal would stop it at every interval.
 * ``test_a_webhook_tells_the_same_change_as_the_feed`` — every webhook ``ehr_staff`` reports
   verifies, with a message id, and tells its changes exactly as the feed does; every change of
   the test's appointments comes by a webhook.
