@@ -123,6 +123,7 @@ from integration_core.http.webhooks import (
     verify_standard_webhook,
 )
 from integration_core.links import EHR_SYSTEM, LinkConflict, external_id, link, local_id
+from integration_core.logs import configure_logging
 from integration_core.patients import PatientContact
 from integration_core.records import (
     ACTIVE_STATUSES,
@@ -137,6 +138,7 @@ from integration_core.reviews import PublishedReview, ReviewToRoute
 from integration_core.settings import (
     ConfigSection,
     LocationSettings,
+    LoggingSettings,
     PracticeSettings,
     ProviderSettings,
     Settings,
@@ -211,6 +213,7 @@ __all__ = [
     "LifecycleEvent",
     "LinkConflict",
     "LocationSettings",
+    "LoggingSettings",
     "Match",
     "Message",
     "MissingRecord",
@@ -253,6 +256,7 @@ __all__ = [
     "body_hash",
     "built_once",
     "busy_time_query",
+    "configure_logging",
     "decide_match",
     "decode_cursor",
     "encode_cursor",

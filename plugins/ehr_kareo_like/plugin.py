@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -12,8 +13,10 @@ from integration_core.api import (
     AdapterFactory,
     GoLiveCheck,
     InProcessTransport,
+    LoggingSettings,
     Registry,
     Settings,
+    configure_logging,
     hookimpl,
     serve_until_stopped,
 )
@@ -172,6 +175,15 @@ def _webhook_secret() -> str:
     show_default=True,
     help="The longest wait, in seconds, between two tries of a webhook a subscriber refused.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    envvar="PRACTICE_SYNC_LOGGING__FORMAT",
+    show_envvar=True,
+    default="console",
+    show_default=True,
+    help="How the server writes its lines (start, stop, each webhook refused or given up).",
+)
 @click.pass_context
 def sandbox_ehr(
     ctx: click.Context,
@@ -182,12 +194,14 @@ def sandbox_ehr(
     directory: Path | None,
     webhooks: tuple[str, ...],
     webhook_max_backoff: float,
+    log_format: Literal["console", "json"],
 ) -> None:
     """Run the Kareo-like sandbox EHR server on its own (until SIGINT or SIGTERM).
 
     With the staff subcommand, work in a running one instead."""
     if ctx.invoked_subcommand is not None:
         return
+    configure_logging(LoggingSettings(format=log_format))
     try:
         listed = read_directory(directory) if directory is not None else None
     except ValueError as exc:

@@ -70,11 +70,12 @@ def sandbox_ehr_server(
     *,
     options: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """``practice-sync sandbox-ehr`` on a free port of 127.0.0.1, over ``database_url``: its
     URL once it answers; stopped with SIGTERM afterwards, which it must survive cleanly.
     ``options`` are more of the command's options (``--webhook URL``); ``env`` adds to its
-    environment."""
+    environment; its output goes to ``log``, if given."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -92,8 +93,8 @@ def sandbox_ehr_server(
             "PRACTICE_SYNC_SANDBOX_EHR_API_KEY": api_key,
             **(env or {}),
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("wb") if log is not None else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

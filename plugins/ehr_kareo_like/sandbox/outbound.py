@@ -431,7 +431,8 @@ class WebhookDispatcher:
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-        log.info(
+        log.log(
+            logging.INFO if error is None else logging.WARNING,
             "sandbox webhook %s",
             outcome,
             extra={

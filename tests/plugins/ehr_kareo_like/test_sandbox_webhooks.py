@@ -4,6 +4,7 @@ backoff that doubles; a removed subscriber gets nothing more."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -148,8 +149,9 @@ def test_a_subscriber_that_was_down_gets_the_change_later_after_a_doubling_backo
 
 
 def test_an_error_answer_is_retried_under_the_same_id_signed_anew_each_time(
-    store, clock, dispatcher
+    store, clock, dispatcher, caplog
 ):
+    caplog.set_level(logging.INFO, logger="plugins.ehr_kareo_like.sandbox.outbound")
     with subscriber(clock.now) as endpoint:
         listen(store, endpoint)
         endpoint.statuses = [500, 503]
@@ -172,6 +174,12 @@ def test_an_error_answer_is_retried_under_the_same_id_signed_anew_each_time(
         stamps = [message.signed_at for message, _ in endpoint.tries]
         assert stamps == sorted(set(stamps)) and len(stamps) == 3
         assert endpoint.ids() == [change["id"]]
+    told = [(r.levelname, r.getMessage(), r.error) for r in caplog.records]  # type: ignore[attr-defined]
+    assert told == [
+        ("WARNING", "sandbox webhook to be retried", "http_500"),
+        ("WARNING", "sandbox webhook to be retried", "http_503"),
+        ("INFO", "sandbox webhook delivered", None),
+    ]
 
 
 def test_a_receiver_that_already_has_the_message_is_not_sent_it_again(store, clock, dispatcher):
