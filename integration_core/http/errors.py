@@ -165,7 +165,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
             continue
         loc = tuple(item.get("loc", ()))
         if item.get("type") == "extra_forbidden":  # the last part is a key the client made up
-            loc = loc[:-1]
+            fields.setdefault(_field_name(loc[:-1]), "holds a field this route does not take")
+            continue
         fields.setdefault(_field_name(loc), _field_message(item))
     return error_response(422, "invalid_request", "Some fields are not valid.", fields)
 
