@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from integration_core.http.fields import BoundedDatetime, Identifier, MultiLine, SingleLine
 
 __all__ = [
     "AppointmentState",
@@ -142,46 +144,54 @@ class EHRPatientContact(_Shape):
     """The patient agreed to text messages on ``mobile_phone``."""
 
 
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+FormName = Annotated[str, SingleLine(max_length=200, not_blank=True)]
+StaffReason = Annotated[str, MultiLine(max_length=4000)]
+
+
 class EHRAttendee(_Shape):
     """One patient of an appointment, with their own state (a group's patients each check in
     and out on their own; a single-patient appointment has one, in the appointment's state)."""
 
-    patient_id: str
+    patient_id: Identifier
     state: AppointmentState
 
 
 class EHRChange(_Shape):
-    """One change to one appointment, and the appointment as it stood right after it."""
+    """One change to one appointment, and the appointment as it stood right after it. Its
+    fields are bounded as the API's are (ids, dates with an offset between 1900 and 2999,
+    lengths): what an EHR sends outside them is refused by the adapter, never stored."""
 
-    change_id: str
+    change_id: Identifier
     """Unique in this EHR: the core applies a change once, however often it arrives."""
-    appointment_id: str
-    version: int
+    appointment_id: Identifier
+    version: Version
     """1 for the appointment's first change, one more for each change after: a change with a
     lower version than one already seen is stale."""
     kind: ChangeKind
-    occurred_at: datetime
-    patient_id: str | None
+    occurred_at: BoundedDatetime
+    patient_id: Identifier | None
     """The attendee this change is about when it concerns one patient of a group (a group
     check-in); ``None`` when it concerns the whole appointment."""
     state: AppointmentState
     """The appointment's state; a group stays ``booked`` while its attendees come and go."""
     attendees: tuple[EHRAttendee, ...]
     """Every patient, each once; one for a single-patient appointment."""
-    group: bool
-    provider_id: str
+    group: StrictBool
+    provider_id: Identifier
     """The provider's id in the EHR."""
-    location_id: str
+    location_id: Identifier
     """The location's id in the EHR."""
-    start: datetime
-    duration_minutes: int
+    start: BoundedDatetime
+    duration_minutes: Minutes
     telehealth: bool
-    visit_reason_id: str | None
+    visit_reason_id: Identifier | None
     """The EHR's visit reason (set when staff confirm or book), whose length ``duration_minutes``
     then is."""
-    intake_forms: tuple[str, ...]
+    intake_forms: Annotated[tuple[FormName, ...], Field(max_length=50)]
     """Forms staff asked the patient to fill in, by name (standard or the practice's own)."""
-    staff_reason: str | None
+    staff_reason: StaffReason | None
     """What staff wrote when declining or cancelling: free text, handled as patient data."""
 
 

@@ -156,7 +156,7 @@ class KareoLikeAdapter:
         try:
             changes = tuple(self._change(change) for change in body["changes"])
             following = body["next_cursor"]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise ExternalRejected(
                 "the EHR answered changes in a shape this adapter does not read",
                 code="ehr_unreadable_answer",
@@ -171,7 +171,7 @@ class KareoLikeAdapter:
         try:
             message = json.loads(body)
             changes = (self._change(message["data"]),) if message["type"] == MESSAGE_TYPE else ()
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             raise InvalidWebhook("the webhook's body is not a message this EHR sends") from None
         return WebhookChanges(message_id=message_id, signed_at=signed_at, changes=changes)
 
@@ -242,13 +242,15 @@ class KareoLikeAdapter:
 
     @staticmethod
     def _change(body: dict[str, Any]) -> EHRChange:
-        """A change record of the feed or a webhook (``ValueError``, ``KeyError`` or
-        ``TypeError`` when it is not one)."""
+        """A change record of the feed or a webhook (``ValueError`` — the protocol's bounds
+        included —, ``KeyError``, ``TypeError`` or ``AttributeError`` when it is not one)."""
         appointment = body["appointment"]
         kind = body["type"]
         if not kind.startswith(CHANGE_PREFIX):
             raise ValueError("not an appointment's change")
         visit_reason = appointment["visit_reason_id"]
+        if not isinstance(appointment["intake_forms"], list):  # a string would be its letters
+            raise TypeError("intake forms are not a list")
         return EHRChange(
             change_id=body["id"],
             appointment_id=body["appointment_id"],

@@ -9,8 +9,10 @@ was sent. (With real processes and the sandbox's own webhooks: tests/e2e/test_eh
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -156,4 +158,47 @@ def test_a_practice_the_engine_does_not_serve_is_not_found(client, runtime, ps_c
         headers=signed(body, ps_clock),
     )
     refused(response, 404, "not_found")
+    assert recorded(runtime) == NOTHING
+
+
+def spoiled(where: str, value: object) -> dict[str, Any]:
+    """:data:`CHANGE` with one value (``where``: a key of the change, or ``appointment.`` and
+    one of the appointment's) out of what an EHR sends."""
+    change = json.loads(json.dumps(CHANGE))
+    inside, _, key = where.rpartition(".")
+    (change[inside] if inside else change)[key] = value
+    return change
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("version", 2**63),
+        ("version", 0),
+        ("id", ""),
+        ("id", "CHG-\u0000"),
+        ("type", None),
+        ("occurred_at", "9999-12-31T23:59:59-12:00"),
+        ("occurred_at", 0),
+        ("appointment.start", "0001-01-01T00:00:00+14:00"),
+        ("appointment.start", "2027-01-05T09:00:00"),
+        ("appointment.duration_minutes", 10**30),
+        ("appointment.duration_minutes", -30),
+        ("appointment.group", "yes"),
+        ("appointment.intake_forms", "MARKERZQ"),
+        ("appointment.staff_reason", "x" * 100_000),
+    ],
+)
+def test_a_signed_change_outside_what_the_ehr_sends_is_refused_not_stored(
+    client, runtime, ps_clock, where, value
+):
+    response = announce(client, spoiled(where, value), message_id=MESSAGE_ID, at=ps_clock.now())
+    refused(response, 401, "webhook_signature_invalid")
+    assert recorded(runtime) == NOTHING
+
+
+def test_a_signed_body_nested_beyond_reason_is_refused(client, runtime, ps_clock):
+    body = b'{"type": "appointment.changed", "data": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    response = client.post(CHANGES, content=body, headers=signed(body, ps_clock))
+    refused(response, 401, "webhook_signature_invalid")
     assert recorded(runtime) == NOTHING
